@@ -1,0 +1,1 @@
+"""Tables and figures, rendered from metrics files only (never from models)."""

@@ -1,0 +1,322 @@
+"""params.yaml, the one spec: load, validate, resolve the preset, enumerate the DAG's stage instances.
+
+Both engines build their DAG from `Spec.stages()`: dvc.yaml is generated from it (`stages.preset`),
+and the Snakefile's rules look instances up in it. Every path of the pipeline is defined here.
+"""
+from __future__ import annotations
+
+import glob
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SAFE_NAME = re.compile(r"^[a-z0-9_-]+$")
+
+
+class SpecError(ValueError):
+    """params.yaml is malformed; the message names the key and the expected form."""
+
+
+# ---------------------------------------------------------------- schema
+@dataclass
+class F:
+    """A leaf: a Python type, required unless a default is given, optional choices / reference."""
+    type: type | tuple
+    default: object = ...
+    choices: tuple | None = None
+    ref: str | None = None          # name of a preset section this value must name
+
+
+@dataclass
+class Rec:
+    """A mapping with fixed keys."""
+    fields: dict
+
+
+@dataclass
+class Map:
+    """A mapping from safe names to entries of one schema."""
+    of: object
+
+
+TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true/false", dict: "a mapping",
+              list: "a list"}
+
+
+def _expect(t) -> str:
+    return " or ".join(TYPE_NAMES[x] for x in (t if isinstance(t, tuple) else (t,)))
+
+
+def _check(value, schema, path: str, refs: list):
+    if isinstance(schema, F):
+        ok = isinstance(value, schema.type) and not (isinstance(value, bool) and schema.type in (int, float, (int, float)))
+        if not ok:
+            raise SpecError(f"{path}: expected {_expect(schema.type)}, found {type(value).__name__} {value!r}")
+        if schema.choices and value not in schema.choices:
+            raise SpecError(f"{path}: expected one of {list(schema.choices)}, found {value!r}")
+        if schema.ref:
+            refs.append((path, schema.ref, value))
+        return value
+    if not isinstance(value, dict):
+        raise SpecError(f"{path}: expected a mapping, found {type(value).__name__} {value!r}")
+    if isinstance(schema, Map):
+        out = {}
+        for name, v in value.items():
+            if not isinstance(name, str) or not SAFE_NAME.match(name):
+                raise SpecError(f"{path}.{name}: unsafe name; names must match [a-z0-9_-]+")
+            out[name] = _check(v, schema.of, f"{path}.{name}", refs)
+        return out
+    unknown = sorted(set(value) - set(schema.fields))
+    if unknown:
+        raise SpecError(f"{path}.{unknown[0]}: unknown key; expected one of {sorted(schema.fields)}")
+    out = {}
+    for key, sub in schema.fields.items():
+        if key in value:
+            out[key] = _check(value[key], sub, f"{path}.{key}", refs)
+        elif isinstance(sub, F) and sub.default is not ...:
+            out[key] = sub.default
+        else:
+            raise SpecError(f"{path}.{key}: missing required key ({_expect(sub.type) if isinstance(sub, F) else 'a mapping'})")
+    return out
+
+
+NUM = (int, float)
+DATASET = Rec({
+    "source": F(str, choices=("sklearn_digits", "mnist_idx", "cifar10_python")),
+    "image_size": F(int), "channels": F(int), "pad": F(int, 0),
+    "likelihood": F(str, choices=("bernoulli", "dmol")),
+    "binarize_seed": F(int, None),              # bernoulli: seed of the fixed val/test binarisation
+    "input_shift": F(NUM), "input_scale": F(NUM),
+    "split": Rec({"val": F(int), "test": F(int), "seed": F(int)}),
+})
+MODEL = Rec({
+    "width": F(int), "zdim": F(int), "enc_blocks": F(str), "dec_blocks": F(str),
+    "bottleneck": F(NUM, 0.25), "num_mixtures": F(int, 10),
+})
+TRAINING = Rec({
+    "iters": F(int), "batch_size": F(int), "lr": F(NUM), "wd": F(NUM), "warmup_iters": F(int),
+    "grad_clip": F(NUM), "skip_threshold": F(NUM), "ema_rate": F(NUM),
+    "ckpt_every": F(int), "log_every": F(int), "val_every": F(int), "threads": F(int, 1),
+})
+RUN = Rec({"dataset": F(str, ref="datasets"), "model": F(str, ref="models"),
+           "training": F(str, ref="training"), "seed": F(int)})
+EXPERIMENT = Rec({
+    "kind": F(str, choices=("f4",)),
+    "caption": F(str),
+    "metric": F(str, choices=("val", "test")),
+    "panels": Map(Rec({"label": F(str), "variants": Map(F(str, ref="runs"))})),
+    "figure": Rec({"width": F(NUM), "height": F(NUM), "dpi": F(int)}),
+})
+PRESET = Rec({
+    "datasets": Map(DATASET), "models": Map(MODEL), "training": Map(TRAINING), "runs": Map(RUN),
+    "evaluation": Rec({"batch_size": F(int), "seed": F(int)}),
+    "experiments": Map(EXPERIMENT),
+})
+TOP = Rec({"preset": F(str), "published": Map(F(dict)), "presets": Map(PRESET)})
+
+
+# ---------------------------------------------------------------- stage instances
+@dataclass
+class Out:
+    path: str
+    cache: bool = True                  # False: small result committed to git
+    kind: str = "out"                   # out | metric | plot
+    directory: bool = False
+
+
+@dataclass
+class Stage:
+    """One node of the DAG: the same command, inputs, outputs and params keys for both engines."""
+    kind: str
+    name: str
+    cmd: str
+    deps: list[str]
+    outs: list[Out]
+    params: list[str] = field(default_factory=list)
+    record: str = ""                    # where the provenance record goes (an output, or inside one)
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}@{self.name}"
+
+
+def code(*patterns: str) -> list[str]:
+    """The source files a stage's numbers depend on (files, so mtime-based engines see edits)."""
+    files = set()
+    for p in patterns:
+        files |= {str(Path(f).relative_to(ROOT)) for f in glob.glob(str(ROOT / p), recursive=True)}
+    return sorted(f for f in files if f.endswith(".py"))
+
+
+CODE = {
+    "prepare": ("stages/prepare.py", "src/mrgen/data/**/*.py"),
+    "train": ("stages/train.py", "src/mrgen/models/hvae.py", "src/mrgen/train/**/*.py", "src/mrgen/data/**/*.py",
+              "src/mrgen/metrics/nll.py"),
+    "evaluate": ("stages/evaluate.py", "src/mrgen/models/hvae.py", "src/mrgen/metrics/nll.py",
+                 "src/mrgen/data/**/*.py"),
+    "describe": ("stages/describe.py", "src/mrgen/models/hvae.py"),
+    "table": ("stages/table.py", "src/mrgen/report/tables.py", "src/mrgen/report/collect.py"),
+    "figure": ("stages/figure.py", "src/mrgen/report/figures.py", "src/mrgen/report/collect.py"),
+}
+
+
+class Spec:
+    """A validated params.yaml with one preset selected."""
+
+    def __init__(self, raw: dict, preset: str | None = None, source: str = "params.yaml"):
+        self.source = source
+        refs: list = []
+        try:
+            self.raw = _check(raw, TOP, "params", refs)
+        except SpecError as e:
+            raise SpecError(f"{source}: {e}") from None
+        self.preset = preset or self.raw["preset"]
+        if self.preset not in self.raw["presets"]:
+            raise SpecError(f"{source}: params.preset: expected one of {sorted(self.raw['presets'])}, "
+                            f"found {self.preset!r}")
+        for path, section, name in refs:
+            preset_name = path.split(".")[2]
+            if name not in self.raw["presets"][preset_name][section]:
+                raise SpecError(f"{source}: {path}: names {section[:-1] if section != 'training' else section} "
+                                f"{name!r}, which params.presets.{preset_name}.{section} does not define")
+        for p, pre in self.raw["presets"].items():
+            for m, model in pre["models"].items():
+                from mrgen.models.hvae import parse_layers  # local: keeps spec importable without torch
+                for kind in ("enc", "dec"):
+                    try:
+                        parse_layers(model[f"{kind}_blocks"], kind)
+                    except ValueError as e:
+                        raise SpecError(f"{source}: params.presets.{p}.models.{m}.{kind}_blocks: {e}") from None
+
+    # -- sections of the selected preset
+    @property
+    def p(self) -> dict:
+        return self.raw["presets"][self.preset]
+
+    def key(self, *parts) -> str:
+        return ".".join(("presets", self.preset) + parts)
+
+    def run(self, name: str) -> dict:
+        if name not in self.p["runs"]:
+            raise SpecError(f"{self.source}: no run {name!r} in {self.key('runs')}; "
+                            f"expected one of {sorted(self.p['runs'])}")
+        return self.p["runs"][name]
+
+    def model_config(self, run: str) -> dict:
+        """A run's network: its model entry plus the image geometry and likelihood of its dataset."""
+        r = self.run(run)
+        ds = self.p["datasets"][r["dataset"]]
+        return {**self.p["models"][r["model"]], "image_size": ds["image_size"], "image_channels": ds["channels"],
+                "likelihood": ds["likelihood"], "crop": ds["pad"]}
+
+    def lookup(self, dotted: str):
+        node = self.raw
+        for part in dotted.split("."):
+            node = node[part]
+        return node
+
+    # -- paths (the one convention)
+    @staticmethod
+    def prepared(dataset: str) -> str:
+        return f"data/prepared/{dataset}"
+
+    @staticmethod
+    def model_dir(run: str) -> str:
+        return f"models/{run}"
+
+    @staticmethod
+    def work_dir(run: str) -> str:
+        return f"work/{run}"
+
+    @staticmethod
+    def metrics_dir(run: str) -> str:
+        return f"results/metrics/{run}"
+
+    @staticmethod
+    def describe_csv(preset: str) -> str:
+        return f"results/metrics/describe/{preset}.csv"
+
+    def experiment_runs(self, exp: str) -> list[str]:
+        panels = self.p["experiments"][exp]["panels"]
+        return sorted({r for panel in panels.values() for r in panel["variants"].values()})
+
+    # -- the DAG: one builder per stage kind; called with names for an instance, or with
+    #    placeholders ("${key}", "{name}") for a DVC foreach template or a Snakemake rule pattern.
+    def cmd(self, kind: str, name: str) -> str:
+        return f"python -m stages.{kind} --preset {self.preset} {name}"
+
+    def prepare_stage(self, d: str) -> Stage:
+        pd = self.prepared(d)
+        return Stage("prepare", d, self.cmd("prepare", d), code(*CODE["prepare"]), [Out(pd, directory=True)],
+                     [self.key("datasets", d)], record=f"{pd}/provenance.json")
+
+    def train_stage(self, r: str, dataset: str, model: str, training: str) -> Stage:
+        md = self.model_dir(r)
+        return Stage("train", r, self.cmd("train", r), code(*CODE["train"]) + [self.prepared(dataset)],
+                     [Out(f"{md}/model.pt"), Out(f"{md}/ema.pt"), Out(f"{md}/curve.csv", cache=False, kind="plot"),
+                      Out(f"{md}/provenance.json", cache=False)],
+                     [self.key("runs", r), self.key("models", model), self.key("training", training),
+                      self.key("datasets", dataset)], record=f"{md}/provenance.json")
+
+    def evaluate_stage(self, r: str, dataset: str) -> Stage:
+        mt = self.metrics_dir(r)
+        return Stage("evaluate", r, self.cmd("evaluate", r),
+                     code(*CODE["evaluate"]) + [self.prepared(dataset), f"{self.model_dir(r)}/ema.pt"],
+                     [Out(f"{mt}/nll.json", cache=False, kind="metric"), Out(f"{mt}/provenance.json", cache=False)],
+                     [self.key("runs", r), self.key("evaluation")], record=f"{mt}/provenance.json")
+
+    def describe_stage(self, p: str) -> Stage:
+        csv = self.describe_csv(p)
+        rec = csv.replace(".csv", ".provenance.json")
+        return Stage("describe", p, f"python -m stages.describe --preset {p} --output {csv}", code(*CODE["describe"]),
+                     [Out(csv, cache=False), Out(rec, cache=False)],
+                     [f"presets.{p}.{s}" for s in ("datasets", "models", "runs")], record=rec)
+
+    def report_stage(self, kind: str, e: str) -> Stage:
+        """table or figure of experiment e: reads only metrics files and the describe tables."""
+        inputs = [f"{self.metrics_dir(r)}/nll.json" for r in self.experiment_runs(e)]
+        inputs += [self.describe_csv(p) for p in sorted(self.raw["presets"])]
+        params = [self.key("experiments", e, k) for k in ("kind", "caption", "metric", "panels")] + [f"published.{e}"]
+        if kind == "figure":
+            params.append(self.key("experiments", e, "figure"))
+        outs = self.report_outs(kind, e)
+        return Stage(kind, e, self.cmd(kind, e), code(*CODE[kind]) + inputs, outs, params, record=outs[-1].path)
+
+    @staticmethod
+    def report_outs(kind: str, e: str) -> list[Out]:
+        """results/tables/<id>.{md,csv,tex} or results/figures/<id>.{png,pdf}, then the record."""
+        folder, exts = ("results/tables", ("md", "csv", "tex")) if kind == "table" else ("results/figures", ("png", "pdf"))
+        return [Out(f"{folder}/{e}.{x}", cache=False) for x in (*exts, "provenance.json")]
+
+    def stages(self) -> list[Stage]:
+        out = [self.prepare_stage(d) for d in self.p["datasets"]]
+        for r, run in self.p["runs"].items():
+            out.append(self.train_stage(r, run["dataset"], run["model"], run["training"]))
+            out.append(self.evaluate_stage(r, run["dataset"]))
+        out += [self.describe_stage(p) for p in self.raw["presets"]]
+        out += [self.report_stage(k, e) for e in self.p["experiments"] for k in ("table", "figure")]
+        return out
+
+    def stage(self, kind: str, name: str) -> Stage:
+        for s in self.stages():
+            if s.kind == kind and s.name == name:
+                return s
+        raise SpecError(f"{self.source}: preset {self.preset!r} has no {kind} stage named {name!r}")
+
+    def stage_params(self, stage: Stage) -> dict:
+        """The resolved values of exactly the params keys a stage declares."""
+        return {k: self.lookup(k) for k in stage.params}
+
+
+def load(path: str | Path = ROOT / "params.yaml", preset: str | None = None) -> Spec:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise SpecError(f"{path}: not found; the pipeline's spec is params.yaml at the repository root") from None
+    except yaml.YAMLError as e:
+        raise SpecError(f"{path}: not valid YAML: {e}") from None
+    return Spec(raw if raw is not None else {}, preset, source=str(path))

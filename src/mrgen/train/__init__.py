@@ -1,0 +1,1 @@
+"""The VDVAE training loop: AdamW, warm-up, clip and skip, EMA, resumable checkpoints."""
