@@ -2,7 +2,11 @@
 #   snakemake --profile workflow/profiles/local      (this machine)
 #   snakemake --profile workflow/profiles/slurm      (a Slurm cluster)
 # The preset is params.yaml's `preset:` key (switch it with `python -m stages.preset NAME`).
-# Requires the project's environment (README: scripts/setup.sh), where the mrgen package is installed.
+# Requires the project's environment (README: scripts/setup.sh). The library comes from this checkout.
+import sys
+
+sys.path.insert(0, f"{workflow.basedir}/src")
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/hvae.smk"

@@ -1,0 +1,154 @@
+"""The model against openai/vdvae's structure and the papers' parameter counts."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mrgen.models.hvae import VAE, DecBlock, HVAEConfig, Layer, count_params, parse_layers
+from mrgen.report.collect import matches_shown
+from mrgen.spec import load
+
+PAPER = load(preset="paper")
+
+
+def model_from_params(name, size, channels=3, likelihood="dmol"):
+    cfg = {**PAPER.p["models"][name], "image_size": size, "image_channels": channels, "likelihood": likelihood}
+    with torch.device("meta"):
+        return VAE(HVAEConfig.from_dict(cfg))
+
+
+@pytest.mark.parametrize("name,size,expected", [("vdvae_cifar10", 32, 39_145_700),
+                                                ("vdvae_imagenet32", 32, 119_280_868),
+                                                ("vdvae_imagenet64", 64, 125_005_860)])
+def test_vdvae_parameter_counts_are_exact(name, size, expected):
+    assert count_params(model_from_params(name, size)) == expected
+
+
+def test_vdvae_cifar10_block_counts():
+    m = model_from_params("vdvae_cifar10", 32)
+    assert m.stochastic_depth == 43 and len(m.encoder.blocks) == 33
+
+
+@pytest.mark.parametrize("preset", ["tiny", "paper"])
+def test_every_rk_has_exactly_the_x1_count(preset):
+    spec = load(preset=preset)
+    for panel in spec.p["experiments"]["f4"]["panels"].values():
+        counts = {}
+        for variant, run in panel["variants"].items():
+            with torch.device("meta"):
+                counts[variant] = count_params(VAE(HVAEConfig.from_dict(spec.model_config(run))))
+        assert {counts[v] for v in counts if v.startswith("r")} == {counts["x1"]}
+        assert counts["x1"] < counts["x2"] < counts["x3"] < counts["x4"]
+
+
+def test_fig4_paper_configs_match_the_papers_digits():
+    published = PAPER.raw["published"]["f4"]["params"]
+    for panel, pdef in PAPER.p["experiments"]["f4"]["panels"].items():
+        for variant, run in pdef["variants"].items():
+            with torch.device("meta"):
+                n = count_params(VAE(HVAEConfig.from_dict(PAPER.model_config(run))))
+            assert matches_shown(n, published[panel][variant]), (run, n, published[panel][variant])
+
+
+def test_layer_strings():
+    assert parse_layers("8x2,8d2,4r3,1", "enc") == [Layer(8), Layer(8), Layer(8, down=2), Layer(4, repeat=3), Layer(1)]
+    assert parse_layers("1x1,4m1", "dec") == [Layer(1), Layer(4, mixin=1)]
+    with pytest.raises(ValueError, match="bad enc layer token '4m1'"):
+        parse_layers("4m1", "enc")
+
+
+TINY = dict(image_size=8, image_channels=3, width=16, zdim=4, likelihood="dmol",
+            enc_blocks="8x1,8d2,4r2,4d4,1x1", dec_blocks="1x1,4m1,4r2,8m4,8x1")
+
+
+def test_weight_sharing_reuses_one_block_with_own_latents():
+    m = VAE(HVAEConfig(**TINY))
+    assert len(m.decoder.blocks) == 5 and m.stochastic_depth == 6
+    sched = m.decoder.schedule()
+    assert sched[2] is sched[3]
+    x = torch.rand(2, 3, 8, 8) * 2 - 1
+    _, kls = m.decoder(m.encoder(x))
+    assert len(kls) == 6
+
+
+def test_init_scalings_and_zero_prior():
+    torch.manual_seed(0)
+    plain = DecBlock(Layer(8), 16, 4, 0.25, n_blocks=1)
+    torch.manual_seed(0)
+    scaled = DecBlock(Layer(8), 16, 4, 0.25, n_blocks=4)
+    assert torch.allclose(scaled.z_proj.weight, plain.z_proj.weight * 0.5)
+    assert torch.allclose(scaled.resnet.c4.weight, plain.resnet.c4.weight * 0.5)
+    assert torch.equal(scaled.posterior.c4.weight, plain.posterior.c4.weight)      # posterior not scaled
+    assert not scaled.prior.c4.weight.any() and not scaled.prior.c4.bias.any()
+    assert all(not c.bias.any() for b in (scaled.posterior, scaled.resnet) for c in (b.c1, b.c2, b.c3, b.c4))
+    m = VAE(HVAEConfig(**TINY))
+    enc_scale = math.sqrt(1 / 6)          # 6 encoder applications (4r2 counts twice)
+    assert m.encoder.blocks[0].c4.weight.abs().max() <= enc_scale * 1.0 + 1e-6
+    # at init the prior is N(0, I) and adds nothing to the state
+    out = scaled.prior(torch.randn(2, 16, 8, 8))
+    assert not out.any()
+
+
+def test_block_is_preactivation_and_pools_after_residual():
+    from mrgen.models.hvae import Block
+    b = Block(8, 2, 8, down=2, residual=True)
+    x = torch.randn(1, 8, 4, 4)
+    h = b.c4(F.gelu(b.c3(F.gelu(b.c2(F.gelu(b.c1(F.gelu(x))))))))
+    assert torch.allclose(b(x), F.avg_pool2d(x + h, 2))
+    assert Block(8, 2, 8, use_3x3=False).c2.kernel_size == (1, 1)
+
+
+def _logistic_logprob(x, m, log_s):
+    """Reference: one channel of a discretised logistic, written independently in float64."""
+    s = math.exp(log_s)
+    cdf = lambda v: 1 / (1 + math.exp(-(v - m) / s))
+    if x < -0.999:
+        return math.log(cdf(x + 1 / 255))
+    if x > 0.999:
+        return math.log(1 - cdf(x - 1 / 255))
+    return math.log(cdf(x + 1 / 255) - cdf(x - 1 / 255))
+
+
+def test_dmol_matches_an_independent_reference():
+    from mrgen.models.hvae import DmolNet
+    net = DmolNet(4, 1)
+    torch.nn.init.normal_(net.out_conv.weight)
+    h = torch.randn(1, 4, 1, 1)
+    l = net.out_conv(h)[0, :, 0, 0]
+    coeff_free = l.clone()
+    # with one mixture component and coefficients forced to 0 the channels are independent
+    with torch.no_grad():
+        net.out_conv.weight[[3, 6, 9]] = 0
+        net.out_conv.bias[[3, 6, 9]] = 0
+        l = net.out_conv(h)[0, :, 0, 0].double()
+    for x in ([-1.0, 0.2, 1.0], [0.5, -0.3, 0.0]):
+        xt = torch.tensor(x).view(1, 3, 1, 1)
+        ours = net.nll(h, xt).item() * 3
+        ref = -sum(_logistic_logprob(x[c], l[1 + 3 * c].item(), max(l[2 + 3 * c].item(), -7)) for c in range(3))
+        assert ours == pytest.approx(ref, rel=1e-4)
+    assert coeff_free.shape[0] == 10
+
+
+def test_bernoulli_scores_the_central_crop_only():
+    cfg = HVAEConfig(image_size=8, image_channels=1, width=8, zdim=2, likelihood="bernoulli", crop=2,
+                     enc_blocks="8x1,8d2,4x1", dec_blocks="4x1,8m4,8x1")
+    m = VAE(cfg)
+    h = torch.randn(2, 8, 8, 8)
+    x = torch.bernoulli(torch.full((2, 1, 8, 8), 0.5))
+    logits = m.out_net.out_conv(h)[..., 2:6, 2:6]
+    ref = F.binary_cross_entropy_with_logits(logits, x[..., 2:6, 2:6], reduction="none").flatten(1).mean(1)
+    assert torch.allclose(m.out_net.nll(h, x), ref)
+    assert cfg.likelihood_dims == 16
+
+
+def test_forward_backward_and_sampling():
+    torch.manual_seed(0)
+    m = VAE(HVAEConfig(**TINY))
+    x = torch.rand(3, 3, 8, 8) * 2 - 1
+    out = m(x, x)
+    out["elbo"].mean().backward()
+    assert all(torch.isfinite(p.grad).all() for p in m.parameters() if p.grad is not None)
+    assert torch.allclose(out["elbo"], out["distortion"] + out["rate"])
+    s = m.sample(4, t=0.7)
+    assert s.shape == (4, 3, 8, 8) and s.min() >= -1 and s.max() <= 1
