@@ -52,6 +52,8 @@ def _expect(t) -> str:
 
 def _check(value, schema, path: str, refs: list):
     if isinstance(schema, F):
+        if value is None and schema.default is None:          # an optional key left unset
+            return value
         ok = isinstance(value, schema.type) and not (isinstance(value, bool) and schema.type in (int, float, (int, float)))
         if not ok:
             raise SpecError(f"{path}: expected {_expect(schema.type)}, found {type(value).__name__} {value!r}")

@@ -27,7 +27,8 @@ def matches_shown(count: int, text: str) -> bool:
 
 
 def variant_order(v: str):
-    return (v[0], int(v[1:])) if v[1:].isdigit() else (v, 0)
+    """x1..x4 (parameterised blocks) first, then r2..r20 (weight-shared repeats)."""
+    return ("xr".find(v[0]), int(v[1:])) if v[1:].isdigit() else (2, 0)
 
 
 def read_describe(preset: str) -> dict:

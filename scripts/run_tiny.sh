@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The main job: set up, then run the whole DAG on the tiny preset with Snakemake and record it in DVC.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH" DVC_NO_ANALYTICS=1
+python -m stages.preset tiny
+snakemake --profile workflow/profiles/local "$@"
+dvc commit -f -q
+dvc status
+echo "results: results/tables/f4.md, results/figures/f4.png"
