@@ -67,8 +67,8 @@ def test_only_the_figure_reruns_after_a_figure_code_or_param_change(smk_repo):
     sh("snakemake --profile workflow/profiles/local --touch", smk_repo)   # DVC rewrote the figure: tell Snakemake
 
     params = smk_repo / "params.yaml"
-    params.write_text(params.read_text().replace("figure: {width: 5.0, height: 3.6, dpi: 150}",
-                                                 "figure: {width: 5.0, height: 3.6, dpi: 120}"))
+    params.write_text(params.read_text().replace("figure: {width: 6.4, height: 3.8, dpi: 150}",
+                                                 "figure: {width: 6.4, height: 3.8, dpi: 120}"))
     assert to_run(smk_repo) == {"figure"}
     assert dvc_changed(smk_repo) == {"figure-f4"}
     sh(SMK, smk_repo)
