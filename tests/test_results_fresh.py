@@ -19,13 +19,14 @@ def stale_entries(status: dict) -> list:
                 continue
             for kind, entries in change.items():             # changed deps / changed outs
                 for path, what in entries.items():
-                    if what != "deleted":
+                    if what not in ("deleted", "not in cache"):
                         bad.append((stage, kind, path, what))
     return bad
 
 
 def test_stale_entries_classifier():
     assert stale_entries({"train@a": [{"changed outs": {"models/a/model.pt": "deleted"}}]}) == []
+    assert stale_entries({"train@a": [{"changed outs": {"models/a/model.pt": "not in cache"}}]}) == []
     assert stale_entries({"train@a": [{"changed deps": {"src/x.py": "modified"}}]}) != []
     assert stale_entries({"train@a": ["changed command"]}) != []
 
