@@ -1,15 +1,17 @@
-"""prepare: a dataset's raw source -> data/prepared/<dataset>/{train,val,test}.npy + meta.json."""
+"""prepare: data/raw/<dataset>/ -> data/prepared/<dataset>/{train,val,test}.npy + meta.json."""
 from mrgen import stage
-from mrgen.data.prepared import write_prepared
-from mrgen.data.sources import prepare
+from mrgen.data.sources import prepare_dataset
+from mrgen.io import sha256_path
+from mrgen.spec import ROOT
 
 
 def body(ctx):
     name = ctx.stage.name
     ds = ctx.spec.p["datasets"][name]
-    arrays, meta = prepare(ds, name)
-    write_prepared(ctx.out(ctx.spec.prepared(name)), arrays, {**meta, "dataset": name})
-    ctx.info["seed"] = ds["split"]["seed"]
+    raw_dir = ROOT / ctx.spec.raw_dir(name)
+    raw = {n: sha256_path(raw_dir / n) for n in ds["raw"]["files"]}     # meta reaches the raw bytes
+    meta = prepare_dataset(name, ds, raw_dir, ctx.out(ctx.spec.prepared(name)), raw)
+    ctx.info.update(seed=ds["split"]["seed"], counts=meta["counts"], index_sha256=meta["index_sha256"])
 
 
 if __name__ == "__main__":

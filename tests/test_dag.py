@@ -62,4 +62,4 @@ def test_dvc_and_snakemake_build_the_same_dag(repo, preset):
     assert edges == path_edges(smk_nodes)
     assert {frozenset(e) for e in edges} == dvc_graph          # DVC's own graph agrees
     n_runs = len(spec.p["runs"])
-    assert len(expected) == len(spec.p["datasets"]) + 2 * n_runs + 2 + 2 * len(spec.p["experiments"])
+    assert len(expected) == 2 * len(spec.p["datasets"]) + 2 * n_runs + 2 + 2 * len(spec.p["experiments"])

@@ -28,6 +28,7 @@ def _body(st: Stage) -> dict:
 def dvc_yaml(spec: Spec) -> dict:
     pre = f"presets.{spec.preset}"
     stages = {
+        "fetch": {"foreach": f"${{{pre}.datasets}}", "do": _body(spec.fetch_stage("${key}"))},
         "prepare": {"foreach": f"${{{pre}.datasets}}", "do": _body(spec.prepare_stage("${key}"))},
         "train": {"foreach": f"${{{pre}.runs}}", "do": _body(spec.train_stage(
             "${key}", "${item.dataset}", "${item.model}", "${item.training}"))},

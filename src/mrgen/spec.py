@@ -14,6 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SAFE_NAME = re.compile(r"^[a-z0-9_-]+$")
+FILE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 
 
 class SpecError(ValueError):
@@ -28,6 +29,7 @@ class F:
     default: object = ...
     choices: tuple | None = None
     ref: str | None = None          # name of a preset section this value must name
+    of: type | None = None          # element type of a list
 
 
 @dataclass
@@ -38,8 +40,9 @@ class Rec:
 
 @dataclass
 class Map:
-    """A mapping from safe names to entries of one schema."""
+    """A mapping from safe names (or another key pattern) to entries of one schema."""
     of: object
+    key: re.Pattern = SAFE_NAME
 
 
 TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true/false", dict: "a mapping",
@@ -57,6 +60,8 @@ def _check(value, schema, path: str, refs: list):
         ok = isinstance(value, schema.type) and not (isinstance(value, bool) and schema.type in (int, float, (int, float)))
         if not ok:
             raise SpecError(f"{path}: expected {_expect(schema.type)}, found {type(value).__name__} {value!r}")
+        if schema.of and not all(isinstance(v, schema.of) and not isinstance(v, bool) for v in value):
+            raise SpecError(f"{path}: expected a list of {schema.of.__name__} values, found {value!r}")
         if schema.choices and value not in schema.choices:
             raise SpecError(f"{path}: expected one of {list(schema.choices)}, found {value!r}")
         if schema.ref:
@@ -67,8 +72,8 @@ def _check(value, schema, path: str, refs: list):
     if isinstance(schema, Map):
         out = {}
         for name, v in value.items():
-            if not isinstance(name, str) or not SAFE_NAME.match(name):
-                raise SpecError(f"{path}.{name}: unsafe name; names must match [a-z0-9_-]+")
+            if not isinstance(name, str) or not schema.key.match(name):
+                raise SpecError(f"{path}.{name}: unsafe name; names must match {schema.key.pattern[1:-1]}")
             out[name] = _check(v, schema.of, f"{path}.{name}", refs)
         return out
     unknown = sorted(set(value) - set(schema.fields))
@@ -86,13 +91,26 @@ def _check(value, schema, path: str, refs: list):
 
 
 NUM = (int, float)
+SOURCES = ("sklearn_digits", "sklearn_photos", "idx_gz", "cifar10_python", "imagenet_png_tar", "imagenet_npz",
+           "celeba", "image_folder")
+RAW_FILE = Rec({                                # one raw file (or folder) in data/raw/<dataset>/
+    "sha256": F(str, None), "md5": F(str, None),  # declared checksums; null = none published
+    "urls": F(list, None, of=str),              # public downloads, tried in order
+    "package": F(str, None),                    # "distribution:path/inside" of an installed, pinned package
+    "role": F(str, "all", choices=("all", "train", "test", "partition")),
+})
 DATASET = Rec({
-    "source": F(str, choices=("sklearn_digits", "mnist_idx", "cifar10_python")),
+    "source": F(str, choices=SOURCES),
+    "raw": Rec({"obtain": F(str, None), "files": Map(RAW_FILE, key=FILE_NAME)}),
     "image_size": F(int), "channels": F(int), "pad": F(int, 0),
+    "source_size": F(list, None, of=int),       # [width, height] every raw image must have
+    "crop": F(list, None, of=int),              # PIL box (left, upper, right, lower) before resizing
+    "resize_filter": F(str, None, choices=("box", "bilinear", "bicubic", "lanczos", "box_halving_bicubic")),
     "likelihood": F(str, choices=("bernoulli", "dmol")),
     "binarize_seed": F(int, None),              # bernoulli: seed of the fixed val/test binarisation
-    "input_shift": F(NUM), "input_scale": F(NUM),
-    "split": Rec({"val": F(int), "test": F(int), "seed": F(int)}),
+    "input_shift": F(NUM, None), "input_scale": F(NUM, None),   # null: from the training split's statistics
+    "split": Rec({"method": F(str, choices=("permutation", "train_test_split", "official")),
+                  "val": F(int, 0), "test": F(int, None), "seed": F(int, None)}),
 })
 MODEL = Rec({
     "width": F(int), "zdim": F(int), "enc_blocks": F(str), "dec_blocks": F(str),
@@ -154,6 +172,7 @@ def code(*patterns: str) -> list[str]:
 
 
 CODE = {
+    "fetch": ("stages/fetch.py", "src/mrgen/data/fetch.py"),
     "prepare": ("stages/prepare.py", "src/mrgen/data/**/*.py"),
     "train": ("stages/train.py", "src/mrgen/models/hvae.py", "src/mrgen/train/**/*.py", "src/mrgen/data/**/*.py",
               "src/mrgen/metrics/nll.py"),
@@ -222,6 +241,10 @@ class Spec:
 
     # -- paths (the one convention)
     @staticmethod
+    def raw_dir(dataset: str) -> str:
+        return f"data/raw/{dataset}"
+
+    @staticmethod
     def prepared(dataset: str) -> str:
         return f"data/prepared/{dataset}"
 
@@ -250,10 +273,17 @@ class Spec:
     def cmd(self, kind: str, name: str) -> str:
         return f"python -m stages.{kind} --preset {self.preset} {name}"
 
+    def fetch_stage(self, d: str) -> Stage:
+        """Raw files -> data/raw/<d>/ (DVC-tracked); the record, with every file's sha256, goes to git."""
+        rd = self.raw_dir(d)
+        return Stage("fetch", d, self.cmd("fetch", d), code(*CODE["fetch"]),
+                     [Out(rd, directory=True), Out(f"{rd}.provenance.json", cache=False)],
+                     [self.key("datasets", d, "raw")], record=f"{rd}.provenance.json")
+
     def prepare_stage(self, d: str) -> Stage:
         pd = self.prepared(d)
-        return Stage("prepare", d, self.cmd("prepare", d), code(*CODE["prepare"]), [Out(pd, directory=True)],
-                     [self.key("datasets", d)], record=f"{pd}/provenance.json")
+        return Stage("prepare", d, self.cmd("prepare", d), code(*CODE["prepare"]) + [self.raw_dir(d)],
+                     [Out(pd, directory=True)], [self.key("datasets", d)], record=f"{pd}/provenance.json")
 
     def train_stage(self, r: str, dataset: str, model: str, training: str) -> Stage:
         md = self.model_dir(r)
@@ -294,7 +324,7 @@ class Spec:
         return [Out(f"{folder}/{e}.{x}", cache=False) for x in (*exts, "provenance.json")]
 
     def stages(self) -> list[Stage]:
-        out = [self.prepare_stage(d) for d in self.p["datasets"]]
+        out = [self.fetch_stage(d) for d in self.p["datasets"]] + [self.prepare_stage(d) for d in self.p["datasets"]]
         for r, run in self.p["runs"].items():
             out.append(self.train_stage(r, run["dataset"], run["model"], run["training"]))
             out.append(self.evaluate_stage(r, run["dataset"]))

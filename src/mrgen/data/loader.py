@@ -1,8 +1,15 @@
-"""Minibatches over memory-mapped prepared splits: seeded shuffling, DDP sharding, model inputs/targets."""
+"""Minibatches over memory-mapped prepared splits: seeded shuffling, DDP sharding, model inputs/targets.
+
+The arrays are the prepared uint8 files opened with mmap (no decoding per epoch); the normalisation
+constants come from the prepared meta.json (VDVAE's per-dataset constants, hvae_reference.md §3.1, or the
+training split's own statistics where params give none).
+"""
 from __future__ import annotations
 
 import numpy as np
 import torch
+
+from mrgen.data.prepared import DataError
 
 
 class Batches:
@@ -19,24 +26,32 @@ class Batches:
         self.bernoulli = meta["likelihood"] == "bernoulli"
         self.shift, self.scale = meta["input_shift"], meta["input_scale"]
         self.per_epoch = len(array) // (batch_size * world)
-        if self.per_epoch == 0:
-            raise ValueError(f"batch size {batch_size} x {world} ranks exceeds the {len(array)} training images")
 
     def _generator(self, *key: int) -> torch.Generator:
         return torch.Generator().manual_seed(hash((self.seed,) + key) & 0x7FFF_FFFF_FFFF_FFFF)
 
     def train(self, step: int):
         """The (input, target) pair of training step `step` for this rank (drop-last epochs)."""
+        if self.per_epoch == 0:
+            raise DataError(f"batch size {self.batch_size} x {self.world} ranks exceeds the {len(self.array)} "
+                            f"training images")
         epoch, i = divmod(step, self.per_epoch)
         perm = torch.randperm(len(self.array), generator=self._generator(0, epoch))
         start = (i * self.world + self.rank) * self.batch_size
         idx = perm[start:start + self.batch_size].numpy()
         return self.prepare(torch.from_numpy(self.array[idx]), self._generator(1, step, self.rank))
 
+    def shard(self) -> range:
+        """This rank's contiguous share of the split for evaluation: every image on exactly one rank."""
+        n, w, r = len(self.array), self.world, self.rank
+        return range(r * n // w, (r + 1) * n // w)
+
     def ordered(self):
-        """Every image once, in order (evaluation); yields (input, target) pairs."""
-        for start in range(0, len(self.array), self.batch_size):
-            yield self.prepare(torch.from_numpy(np.array(self.array[start:start + self.batch_size])))
+        """Every image of this rank's shard once, in order (evaluation); yields (input, target) pairs."""
+        rows = self.shard()
+        for start in range(rows.start, rows.stop, self.batch_size):
+            stop = min(start + self.batch_size, rows.stop)
+            yield self.prepare(torch.from_numpy(np.array(self.array[start:stop])))
 
     def prepare(self, x: torch.Tensor, gen: torch.Generator | None = None):
         x = x.permute(0, 3, 1, 2).float()
