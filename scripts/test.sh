@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Set up, then run the whole test suite (unit + the real tiny DAG under DVC and Snakemake).
+# The IDX reader is tested on the real Fashion-MNIST files of Debian's dataset-fashion-mnist package,
+# installed here when missing (needs root and Debian's package archive).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
+  else
+    echo "note: install Debian's dataset-fashion-mnist to run the real-file IDX test (it is skipped otherwise)" >&2
+  fi
+fi
 bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH" DVC_NO_ANALYTICS=1
 exec python -m pytest -q "$@"

@@ -30,12 +30,12 @@ def sh(cmd, cwd, check=True, timeout=1800):
 def copy_repo(dst: Path, with_results: bool = False) -> Path:
     """Copy the files git knows (tracked + untracked-not-ignored) into a fresh git + DVC repo.
 
-    Committed pipeline outputs (results/, models/*/, dvc.lock) are left out unless asked for, so the
+    Committed pipeline outputs (results/, models/*/, data/, dvc.lock) are left out unless asked for, so the
     copy starts from an empty DAG.
     """
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
                            text=True, check=True).stdout.split()
-    skip = () if with_results else ("results/", "models/", "dvc.lock")
+    skip = () if with_results else ("results/", "models/", "data/", "dvc.lock")
     for f in files:
         if f.startswith(skip) or not (ROOT / f).is_file():
             continue

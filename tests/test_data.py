@@ -405,3 +405,26 @@ def test_loader_shards_and_seeded_batches():
     assert not torch.equal(x0, x1)                                      # ranks see different images
     assert torch.equal(x0, Batches(a, meta, 8, seed=5, rank=0, world=2).train(3)[1])   # deterministic
     assert len(list(ranks[1].ordered())) == 7                           # its 52 images in batches of 8
+
+
+# ---------------------------------------------------------------- the stages themselves
+def test_fetch_and_prepare_stages_bad_raw_file_then_fixed(repo):
+    """A corrupt raw file: the fetch stage exits 2 naming it, writes nothing; fixed, both stages succeed."""
+    from conftest import sh
+    inbox = repo / "data/downloads/digits"
+    inbox.mkdir(parents=True)
+    (inbox / "digits.csv.gz").write_bytes(b"corrupt")
+    r = sh("python -m stages.fetch --preset tiny digits", repo, check=False)
+    assert r.returncode == 2 and "digits.csv.gz: wrong checksum: expected sha256 09f66e6d" in r.stderr
+    assert not (repo / "data/raw/digits").exists() and not (repo / "data/raw/digits.provenance.json").exists()
+    r = sh("python -m stages.prepare --preset tiny digits", repo, check=False)
+    assert r.returncode == 2 and "data/raw/digits/digits.csv.gz: missing; run the fetch stage" in r.stderr
+    assert not (repo / "data/prepared/digits").exists()
+    (inbox / "digits.csv.gz").unlink()                        # fixed: fetch copies it from scikit-learn
+    sh("python -m stages.fetch --preset tiny digits", repo)
+    sh("python -m stages.prepare --preset tiny digits", repo)
+    meta = json.loads((repo / "data/prepared/digits/meta.json").read_text())
+    rec = json.loads((repo / "data/raw/digits.provenance.json").read_text())
+    assert meta["counts"] == {"train": 1297, "val": 250, "test": 250}
+    assert meta["raw_sha256"]["digits.csv.gz"] == rec["files"]["digits.csv.gz"]["sha256"] == \
+        "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
