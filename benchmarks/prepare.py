@@ -117,13 +117,13 @@ def main():
     print(f"prepare benchmark, {cores} cores")
     print(f"{'format':<34}{'images':>9}{'seconds':>9}{'images/s':>11}  goal")
     with tempfile.TemporaryDirectory() as tmp:
-        for label, make, goal in (
+        for k, (label, make, goal) in enumerate((
                 ("CIFAR10 python tarball", make_cifar, lambda n, s: f"60k in {s * 60000 / n:.1f} s (< 10 s: {'met' if s * 60000 / n < 10 else 'MISSED'})"),
                 ("IDX gzip (MNIST format)", make_idx, None),
                 ("ImageNet npz batches 32px", make_npz, None),
                 ("ImageNet PNG tar 32px", lambda d: make_png_tar(d, args.png), None),
-                ("CelebA JPEG folder -> 64px", lambda d: make_jpeg(d, args.jpeg), "jpeg")):
-            d = Path(tmp) / label.split()[0].lower()
+                ("CelebA JPEG folder -> 64px", lambda d: make_jpeg(d, args.jpeg), "jpeg"))):
+            d = Path(tmp) / f"format{k}"
             d.mkdir()
             spec, n = make(d)
             secs = timed(lambda: prepare_dataset("bench", spec, d, d / "out"))
