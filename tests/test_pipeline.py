@@ -87,7 +87,7 @@ def test_a_model_code_change_reruns_training(smk_repo):
 def test_training_resumes_after_being_killed(repo):
     params = repo / "params.yaml"
     params.write_text(params.read_text().replace("iters: 250", "iters: 120").replace("ckpt_every: 100", "ckpt_every: 40"))
-    sh("python -m stages.prepare --preset tiny digits", repo)
+    sh("python -m stages.fetch --preset tiny digits && python -m stages.prepare --preset tiny digits", repo)
     cmd = ["python", "-m", "stages.train", "--preset", "tiny", "f4-digits-x1"]
     p = subprocess.Popen(cmd, cwd=repo, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     latest = repo / "work/f4-digits-x1/latest.pt"
