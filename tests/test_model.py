@@ -66,17 +66,18 @@ def test_weight_sharing_reuses_one_block_with_own_latents():
     m = VAE(HVAEConfig(**TINY))
     assert len(m.decoder.blocks) == 5 and m.stochastic_depth == 6
     sched = m.decoder.schedule()
-    assert sched[2] is sched[3]
+    assert sched[2][0] is sched[3][0] and [s[2:] for s in sched[2:4]] == [(1, 3), (2, 3)]
     x = torch.rand(2, 3, 8, 8) * 2 - 1
     _, kls = m.decoder(m.encoder(x))
     assert len(kls) == 6
 
 
 def test_init_scalings_and_zero_prior():
+    cfg = HVAEConfig(**TINY)
     torch.manual_seed(0)
-    plain = DecBlock(Layer(8), 16, 4, 0.25, n_blocks=1)
+    plain = DecBlock(Layer(8), cfg, n_blocks=1)
     torch.manual_seed(0)
-    scaled = DecBlock(Layer(8), 16, 4, 0.25, n_blocks=4)
+    scaled = DecBlock(Layer(8), cfg, n_blocks=4)
     assert torch.allclose(scaled.z_proj.weight, plain.z_proj.weight * 0.5)
     assert torch.allclose(scaled.resnet.c4.weight, plain.resnet.c4.weight * 0.5)
     assert torch.equal(scaled.posterior.c4.weight, plain.posterior.c4.weight)      # posterior not scaled
@@ -152,3 +153,133 @@ def test_forward_backward_and_sampling():
     assert torch.allclose(out["elbo"], out["distortion"] + out["rate"])
     s = m.sample(4, t=0.7)
     assert s.shape == (4, 3, 8, 8) and s.min() >= -1 and s.max() <= 1
+
+
+# ---------------------------------------------------------------- switches (Table 2, Table 3, App. G.4)
+def tiny(**kw):
+    return HVAEConfig(**{**TINY, **kw})
+
+
+def test_normalised_state_has_unit_norm_after_every_block():
+    torch.manual_seed(0)
+    m = VAE(tiny(normalize_state=True, dec_blocks="1x1,4m1,4x2,8m4,8x2"))
+    trace = {}
+    m(torch.randn(2, 3, 8, 8), torch.rand(2, 3, 8, 8) * 2 - 1, trace=trace)
+    assert all(torch.allclose(t["norm"], torch.ones(2), atol=1e-4) for t in trace["encoder"])
+    # a block's input is the previous block's normalised output, except where a resolution starts (bias
+    # map) or mixes in a lower resolution
+    inner = [t for i, t in enumerate(trace["decoder"]) if i in (3, 6)]
+    assert all(torch.allclose(t["norm"], torch.ones(2), atol=1e-4) for t in inner)
+    plain = {}
+    VAE(tiny(dec_blocks="1x1,4m1,4x2,8m4,8x2"))(torch.randn(2, 3, 8, 8), torch.rand(2, 3, 8, 8) * 2 - 1, trace=plain)
+    assert not torch.allclose(plain["encoder"][1]["norm"], torch.ones(2), atol=1e-2)
+
+
+def test_single_resolution_runs_every_block_at_full_resolution():
+    m = VAE(tiny(single_resolution=True))
+    assert m.decoder.resolutions == [8] and all(b.res == 8 and b.mixin is None for b in m.decoder.blocks)
+    assert all(b.down is None and b.c2.kernel_size == (3, 3) for b in m.encoder.blocks)
+    acts = m.encoder(torch.randn(2, 3, 8, 8))
+    assert list(acts) == [8] and len(acts[8]) == 6
+    out = m(torch.randn(2, 3, 8, 8), torch.rand(2, 3, 8, 8) * 2 - 1)
+    assert out["elbo"].shape == (2,)
+    assert m.stochastic_depth == VAE(tiny()).stochastic_depth
+
+
+def test_fourier_features_start_at_zero_and_cost_one_projection_per_block():
+    from mrgen.models.hvae import fourier_map
+    f = fourier_map(4, 2, "cpu")
+    u = (torch.arange(4) + 0.5) / 4
+    assert f.shape == (1, 8, 4, 4)
+    assert torch.allclose(f[0, 1, 2, :], torch.sin(2 * math.pi * u[2]).expand(4))     # sin 2^1 pi v, row 2
+    assert torch.allclose(f[0, 4, :, 3], torch.sin(math.pi * u[3]).expand(4))         # sin 2^0 pi u, column 3
+    torch.manual_seed(0)
+    base = VAE(tiny())
+    torch.manual_seed(0)
+    ff = VAE(tiny(fourier_features=2))
+    assert count_params(ff) - count_params(base) == 5 * (8 * 16 + 16)
+    ff.load_state_dict(base.state_dict(), strict=False)
+    x = torch.randn(2, 3, 8, 8)
+    torch.manual_seed(1)
+    a = base(x, x.clamp(-1, 1))["elbo"]
+    torch.manual_seed(1)
+    b = ff(x, x.clamp(-1, 1))["elbo"]
+    assert torch.allclose(a, b)
+    torch.nn.init.normal_(ff.decoder.blocks[4].fourier_proj.weight)
+    torch.manual_seed(1)
+    assert not torch.allclose(ff(x, x.clamp(-1, 1))["elbo"], a)
+
+
+def test_no_residual_cell_drops_the_skip_connection():
+    m = VAE(tiny(residual=False))
+    assert not any(b.residual for b in m.encoder.blocks) and not any(b.resnet.residual for b in m.decoder.blocks)
+    assert all(b.resnet.residual for b in VAE(tiny()).decoder.blocks)
+    assert count_params(m) == count_params(VAE(tiny()))
+
+
+def test_sync_processing_pairs_decoder_and_encoder_states_mirrored_in_time():
+    m = VAE(tiny(processing="sync"))
+    states = ["e0", "e1", "e2"]
+    assert [m.decoder.encoder_state(states, j, 3) for j in range(3)] == ["e2", "e1", "e0"]
+    assert [m.decoder.encoder_state(states[:2], j, 4) for j in range(4)] == ["e1", "e1", "e0", "e0"]
+    assert [VAE(tiny()).decoder.encoder_state(states, j, 3) for j in range(3)] == ["e2"] * 3
+    # the posterior of every application receives exactly the mirrored encoder state
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 8, 8)
+    acts = m.encoder(x)
+    seen = []
+    hooks = [b.posterior.register_forward_pre_hook(lambda mod, inp: seen.append(inp[0][:, 16:])) for b in m.decoder.blocks]
+    m.decoder(acts)
+    for h in hooks:
+        h.remove()
+    expected = [acts[1][1], acts[4][2], acts[4][1], acts[4][0], acts[8][0], acts[8][0]]
+    assert len(seen) == 6 and all(torch.equal(a, b) for a, b in zip(seen, expected))
+
+
+def test_first_only_latents_keep_depth_but_draw_fewer_latents():
+    every, first = VAE(tiny()), VAE(tiny(ws_latents="first"))
+    assert count_params(every) == count_params(first)
+    assert every.stochastic_depth == 6 and first.stochastic_depth == 5     # 4r2: one latent, two steps
+    x = torch.randn(2, 3, 8, 8)
+    _, kls = first.decoder(first.encoder(x))
+    assert len(kls) == 5 and len(first.decoder.schedule()) == 6
+
+
+def test_gradient_checkpointing_gives_identical_loss_and_gradients():
+    torch.manual_seed(0)
+    m = VAE(tiny(dec_blocks="1x1,4m1,4r3,8m4,8x2"))
+    x = torch.randn(3, 3, 8, 8)
+    results = []
+    for on in (False, True):
+        m.set_grad_checkpoint(on).zero_grad()
+        torch.manual_seed(5)
+        loss = m(x, x.clamp(-1, 1))["elbo"].mean()
+        loss.backward()
+        results.append((loss.detach(), [p.grad.clone() for p in m.parameters()]))
+    (l0, g0), (l1, g1) = results
+    assert torch.equal(l0, l1)
+    assert all(torch.allclose(a, b, rtol=1e-5, atol=1e-7) for a, b in zip(g0, g1))
+
+
+def test_sampled_kl_is_the_log_density_ratio_and_averages_to_the_analytic_kl():
+    from mrgen.models.hvae import gaussian_kl, gaussian_log_ratio
+    torch.manual_seed(0)
+    qm, pm, qv, pv = torch.randn(4), torch.randn(4), torch.randn(4) * 0.3, torch.randn(4) * 0.3
+    eps = torch.randn(200_000, 4)
+    z = qm + qv.exp() * eps
+    ref = torch.distributions.Normal(qm, qv.exp()).log_prob(z) - torch.distributions.Normal(pm, pv.exp()).log_prob(z)
+    ours = gaussian_log_ratio(z, eps, pm, qv, pv)
+    assert torch.allclose(ours, ref, atol=1e-4)
+    assert torch.allclose(ours.mean(0), gaussian_kl(qm, pm, qv, pv), atol=0.02)
+
+
+def test_bf16_autocast_forward_is_close_to_fp32():
+    torch.manual_seed(0)
+    m = VAE(tiny())
+    x = torch.randn(4, 3, 8, 8)
+    torch.manual_seed(1)
+    ref = m(x, x.clamp(-1, 1))["elbo"]
+    torch.manual_seed(1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = m(x, x.clamp(-1, 1))
+    assert low["elbo"].dtype == torch.float32 and torch.allclose(low["elbo"], ref, rtol=0.05)

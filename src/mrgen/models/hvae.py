@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import math
 import re
+from functools import partial
 from dataclasses import dataclass, fields
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,12 @@ def parse_layers(spec: str, kind: str) -> list[Layer]:
 
 @dataclass(frozen=True)
 class HVAEConfig:
-    """Everything that determines the network; built from a params.yaml model entry."""
+    """Everything that determines the network; built from a params.yaml model entry.
+
+    The switches below are the paper's ablations (docs/decisions.md gives each definition):
+    normalize_state (Table 2), single_resolution (Table 3), fourier_features, residual, processing and
+    ws_latents (App. G.4). Their defaults are VDVAE.
+    """
     image_size: int
     image_channels: int
     width: int
@@ -71,6 +78,13 @@ class HVAEConfig:
     bottleneck: float = 0.25
     num_mixtures: int = 10
     crop: int = 0                 # likelihood border crop (MNIST: 2, 32x32 padded -> central 28x28)
+    normalize_state: bool = False  # rescale the state to unit L2 norm after every block application
+    single_resolution: bool = False  # every block at image_size: no pooling, no mix-in
+    fourier_features: int = 0     # frequencies of coordinate Fourier features added to the decoder state
+    residual: bool = True         # False: the residual cells compute h instead of x + h
+    processing: str = "async"     # "async": every decoder block sees the last encoder state of its
+                                  # resolution (VDVAE); "sync": the encoder state at the mirrored time
+    ws_latents: str = "every"     # "first": a shared block draws a latent on its first application only
 
     @classmethod
     def from_dict(cls, d: dict) -> "HVAEConfig":
@@ -78,12 +92,24 @@ class HVAEConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown model keys {unknown}; expected a subset of {sorted(known)}")
-        return cls(**d)
+        cfg = cls(**d)
+        for key, allowed in (("likelihood", ("dmol", "bernoulli")), ("processing", ("async", "sync")),
+                             ("ws_latents", ("every", "first"))):
+            if getattr(cfg, key) not in allowed:
+                raise ValueError(f"model key {key}: expected one of {list(allowed)}, found {getattr(cfg, key)!r}")
+        return cfg
 
     @property
     def likelihood_dims(self) -> int:
         side = self.image_size - 2 * self.crop
         return self.image_channels * side * side
+
+    def layers(self, kind: str) -> list[Layer]:
+        """The parsed layer string; single_resolution moves every block to image_size (no pool / mix-in)."""
+        layers = parse_layers(self.enc_blocks if kind == "enc" else self.dec_blocks, kind)
+        if self.single_resolution:
+            layers = [Layer(self.image_size, repeat=l.repeat) for l in layers]
+        return layers
 
 
 def conv(cin: int, cout: int, k: int, zero: bool = False, scale: float = 1.0) -> nn.Conv2d:
@@ -92,6 +118,18 @@ def conv(cin: int, cout: int, k: int, zero: bool = False, scale: float = 1.0) ->
     c.bias.data.zero_()
     c.weight.data.mul_(0.0 if zero else scale)
     return c
+
+
+def unit_norm(x, eps: float = 1e-6):
+    """Table 2's normalised state: every sample's state rescaled to L2 norm 1 (a flat line in Fig 5)."""
+    return x / (x.flatten(1).norm(dim=1).view(-1, 1, 1, 1) + eps)
+
+
+def run_checkpointed(fn, *args, enabled: bool):
+    """Gradient checkpointing of one block application (recomputed in backward, same RNG draws)."""
+    if enabled and torch.is_grad_enabled():
+        return checkpoint(fn, *args, use_reentrant=False)
+    return fn(*args)
 
 
 class Block(nn.Module):
@@ -111,27 +149,33 @@ class Block(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Bottom-up pass; returns the output of the last block at every resolution."""
+    """Bottom-up pass; returns, per resolution, the state after every block application there."""
 
     def __init__(self, cfg: HVAEConfig):
         super().__init__()
         w, mid = cfg.width, int(cfg.width * cfg.bottleneck)
-        layers = parse_layers(cfg.enc_blocks, "enc")
+        layers = cfg.layers("enc")
+        self.normalize = cfg.normalize_state
+        self.grad_checkpoint = False
         self.in_conv = conv(cfg.image_channels, w, 3)
-        self.blocks = nn.ModuleList(Block(w, mid, w, down=l.down, residual=True, use_3x3=l.res > 2)
+        self.blocks = nn.ModuleList(Block(w, mid, w, down=l.down, residual=cfg.residual, use_3x3=l.res > 2)
                                     for l in layers)
         self.repeats = [l.repeat for l in layers]
         scale = math.sqrt(1 / sum(self.repeats))
         for b in self.blocks:
             b.c4.weight.data.mul_(scale)
 
-    def forward(self, x):
+    def forward(self, x, trace: list | None = None):
         x = self.in_conv(x)
-        acts = {}
+        acts: dict[int, list] = {}
         for block, k in zip(self.blocks, self.repeats):
             for _ in range(k):
-                x = block(x)
-                acts[x.shape[-1]] = x
+                x = run_checkpointed(block, x, enabled=self.grad_checkpoint)
+                if self.normalize:
+                    x = unit_norm(x)
+                acts.setdefault(x.shape[-1], []).append(x)
+                if trace is not None:
+                    trace.append({"res": x.shape[-1], "norm": x.detach().flatten(1).norm(dim=1)})
         return acts
 
 
@@ -140,18 +184,41 @@ def gaussian_kl(mu1, mu2, ls1, ls2):
     return -0.5 + ls2 - ls1 + 0.5 * (ls1.exp() ** 2 + (mu1 - mu2) ** 2) / ls2.exp() ** 2
 
 
-class DecBlock(nn.Module):
-    """Top-down block: posterior q(z|state, enc), prior p(z|state) + state update xpp, z_proj, resnet."""
+def gaussian_log_ratio(z, eps, mu2, ls1, ls2):
+    """log q(z) - log p(z) at a sample z = mu1 + e^ls1 * eps (the single-sample KL, for IW bounds)."""
+    return ls2 - ls1 - 0.5 * eps ** 2 + 0.5 * ((z - mu2) / ls2.exp()) ** 2
 
-    def __init__(self, layer: Layer, width: int, zdim: int, bottleneck: float, n_blocks: int):
+
+def fourier_map(res: int, n: int, device) -> torch.Tensor:
+    """(1, 4n, res, res): sin and cos of 2^k * pi * u and v at the pixel centres u, v in (0, 1), k < n."""
+    u = (torch.arange(res, device=device, dtype=torch.float32) + 0.5) / res
+    freqs = (2.0 ** torch.arange(n, device=device, dtype=torch.float32)) * math.pi
+    a = u[None, :] * freqs[:, None]                                    # n, res
+    feats = [f(a)[:, :, None].expand(n, res, res) for f in (torch.sin, torch.cos)]      # along rows (v)
+    feats += [f(a)[:, None, :].expand(n, res, res) for f in (torch.sin, torch.cos)]     # along columns (u)
+    return torch.cat(feats)[None]
+
+
+class DecBlock(nn.Module):
+    """Top-down block: posterior q(z|state, enc), prior p(z|state) + state update xpp, z_proj, resnet.
+
+    One application is the paper's two-step forward Euler update of the state Z_i:
+    Z_i^(1) = Z_i + xpp + z_proj(z) (first half-step), then Z_{i+1} = resnet(Z_i^(1)).
+    """
+
+    def __init__(self, layer: Layer, cfg: HVAEConfig, n_blocks: int):
         super().__init__()
+        width, zdim = cfg.width, cfg.zdim
         self.res, self.mixin, self.zdim = layer.res, layer.mixin, zdim
-        mid, use_3x3 = int(width * bottleneck), layer.res > 2
+        mid, use_3x3 = int(width * cfg.bottleneck), layer.res > 2
         self.posterior = Block(2 * width, mid, 2 * zdim, use_3x3=use_3x3)
         self.prior = Block(width, mid, 2 * zdim + width, use_3x3=use_3x3, zero_last=True)
         self.z_proj = conv(zdim, width, 1, scale=math.sqrt(1 / n_blocks))
-        self.resnet = Block(width, mid, width, residual=True, use_3x3=use_3x3)
+        self.resnet = Block(width, mid, width, residual=cfg.residual, use_3x3=use_3x3)
         self.resnet.c4.weight.data.mul_(math.sqrt(1 / n_blocks))
+        self.n_fourier = cfg.fourier_features
+        if self.n_fourier:   # zero-initialised: at init the model is the one without features
+            self.fourier_proj = conv(4 * self.n_fourier, width, 1, zero=True)
 
     def state(self, xs, batch):
         """Z_i before this block: the state at this resolution, plus the nearest-upsampled mix-in."""
@@ -160,26 +227,31 @@ class DecBlock(nn.Module):
             x = x.expand(batch, -1, -1, -1)
         if self.mixin is not None:
             x = x + F.interpolate(xs[self.mixin][:, :x.shape[1]], scale_factor=self.res // self.mixin)
+        if self.n_fourier:
+            x = x + self.fourier_proj(fourier_map(self.res, self.n_fourier, x.device))
         return x
 
-    def forward(self, xs, acts):
-        """Posterior step (training / evaluation); updates xs in place and returns the KL map."""
-        enc = acts[self.res]
-        x = self.state(xs, enc.shape[0])
-        qm, qv = self.posterior(torch.cat([x, enc], dim=1)).chunk(2, dim=1)
+    def forward(self, x, enc=None, latent: bool = True, mc_kl: bool = False, t: float | None = None):
+        """One application to the state x (after `state`). With `enc` the latent is drawn from the posterior
+        and the KL map returned (analytic, or log q - log p at the sample when mc_kl); without, from the prior
+        at temperature t (sigma_p * t). latent=False is a deterministic step (no z). Returns (Z_i^(1), Z_{i+1}, kl)."""
         pm, pv, xpp = self.prior(x).split([self.zdim, self.zdim, x.shape[1]], dim=1)
-        z = qm + qv.exp() * torch.randn_like(qm)
-        xs[self.res] = self.resnet(x + xpp + self.z_proj(z))
-        return gaussian_kl(qm, pm, qv, pv)
-
-    def sample(self, xs, batch, t: float | None = None):
-        """Prior step for unconditional sampling; temperature scales the prior's sigma only."""
-        x = self.state(xs, batch)
-        pm, pv, xpp = self.prior(x).split([self.zdim, self.zdim, x.shape[1]], dim=1)
-        if t is not None:
-            pv = pv + math.log(t)
-        z = pm + pv.exp() * torch.randn_like(pm)
-        xs[self.res] = self.resnet(x + xpp + self.z_proj(z))
+        kl = None
+        if not latent:
+            half = x + xpp
+        elif enc is not None:
+            qm, qv = self.posterior(torch.cat([x, enc], dim=1)).chunk(2, dim=1)
+            qm, qv, pm, pv = qm.float(), qv.float(), pm.float(), pv.float()     # densities in fp32 (bf16 runs)
+            eps = torch.randn_like(qm)
+            z = qm + qv.exp() * eps
+            kl = gaussian_log_ratio(z, eps, pm, qv, pv) if mc_kl else gaussian_kl(qm, pm, qv, pv)
+            half = x + xpp + self.z_proj(z)
+        else:
+            if t is not None:
+                pv = pv + math.log(t)
+            z = pm + pv.exp() * torch.randn_like(pm)
+            half = x + xpp + self.z_proj(z)
+        return half, self.resnet(half), kl
 
 
 class Decoder(nn.Module):
@@ -187,35 +259,60 @@ class Decoder(nn.Module):
 
     def __init__(self, cfg: HVAEConfig):
         super().__init__()
-        layers = parse_layers(cfg.dec_blocks, "dec")
+        layers = cfg.layers("dec")
         self.repeats = [l.repeat for l in layers]
         n = sum(self.repeats)
-        self.blocks = nn.ModuleList(DecBlock(l, cfg.width, cfg.zdim, cfg.bottleneck, n) for l in layers)
+        self.blocks = nn.ModuleList(DecBlock(l, cfg, n) for l in layers)
         self.resolutions = sorted({l.res for l in layers})
         self.bias_xs = nn.ParameterList(nn.Parameter(torch.zeros(1, cfg.width, r, r)) for r in self.resolutions)
         self.image_size = cfg.image_size
         self.gain = nn.Parameter(torch.ones(1, cfg.width, 1, 1))
         self.bias = nn.Parameter(torch.zeros(1, cfg.width, 1, 1))
-
-    def initial_state(self):
-        return {r: b for r, b in zip(self.resolutions, self.bias_xs)}
+        self.normalize, self.sync, self.grad_checkpoint = cfg.normalize_state, cfg.processing == "sync", False
+        self.latent_every = cfg.ws_latents == "every"
 
     def schedule(self):
-        """The blocks in application order (a shared block appears once per application)."""
-        return [b for b, k in zip(self.blocks, self.repeats) for _ in range(k)]
+        """Per application, in order: (block, draws a latent, j-th of D applications at its resolution).
+
+        A shared block appears once per application; (j, D) pick the encoder state under sync processing."""
+        apps = [(b, j == 0 or self.latent_every) for b, k in zip(self.blocks, self.repeats) for j in range(k)]
+        total = {r: sum(b.res == r for b, _ in apps) for r in self.resolutions}
+        seen = {r: 0 for r in self.resolutions}
+        out = []
+        for b, latent in apps:
+            out.append((b, latent, seen[b.res], total[b.res]))
+            seen[b.res] += 1
+        return out
+
+    def encoder_state(self, states: list, j: int, d: int):
+        """async: the last encoder state of the resolution (VDVAE). sync: application j of d sees the state
+        at the mirrored time, E-1-floor(j*E/d) of the E encoder states (the first sees the last)."""
+        return states[len(states) - 1 - j * len(states) // d] if self.sync else states[-1]
+
+    def forward(self, acts, mc_kl: bool = False, trace: list | None = None):
+        xs = {r: b for r, b in zip(self.resolutions, self.bias_xs)}
+        kls = []
+        for block, latent, j, d in self.schedule():
+            enc = self.encoder_state(acts[block.res], j, d)
+            x = block.state(xs, enc.shape[0])
+            half, new, kl = run_checkpointed(partial(block, latent=latent, mc_kl=mc_kl), x, enc,
+                                             enabled=self.grad_checkpoint)
+            xs[block.res] = unit_norm(new) if self.normalize else new
+            if kl is not None:
+                kls.append(kl)
+            if trace is not None:
+                norm = lambda v: v.detach().flatten(1).norm(dim=1)
+                trace.append({"res": block.res, "norm": norm(x), "half_step": norm(half - x)})
+        return self.final(xs), kls
 
     def final(self, xs):
         return xs[self.image_size] * self.gain + self.bias
 
-    def forward(self, acts):
-        xs = self.initial_state()
-        kls = [block(xs, acts) for block in self.schedule()]
-        return self.final(xs), kls
-
     def sample(self, n, t=None):
-        xs = self.initial_state()
-        for block in self.schedule():
-            block.sample(xs, n, t)
+        xs = {r: b for r, b in zip(self.resolutions, self.bias_xs)}
+        for block, latent, _, _ in self.schedule():
+            _, new, _ = block(block.state(xs, n), None, latent, t=t)
+            xs[block.res] = unit_norm(new) if self.normalize else new
         return self.final(xs)
 
 
@@ -309,9 +406,19 @@ class VAE(nn.Module):
         else:
             raise ValueError(f"unknown likelihood {cfg.likelihood!r}: expected 'dmol' or 'bernoulli'")
 
-    def forward(self, x_in, x_target):
-        h, kls = self.decoder(self.encoder(x_in))
-        distortion = self.out_net.nll(h, x_target)
+    def set_grad_checkpoint(self, on: bool) -> "VAE":
+        """Recompute every block application in the backward pass instead of storing its activations."""
+        self.encoder.grad_checkpoint = self.decoder.grad_checkpoint = on
+        return self
+
+    def forward(self, x_in, x_target, mc_kl: bool = False, trace: dict | None = None):
+        """ELBO terms per image in nats/dim. mc_kl: the rate is log q - log p at the drawn latents (the
+        terms of an importance weight) instead of the analytic KL. trace: filled with per-block state norms."""
+        enc_trace, dec_trace = (None, None) if trace is None else (trace.setdefault("encoder", []),
+                                                                   trace.setdefault("decoder", []))
+        h, kls = self.decoder(self.encoder(x_in, enc_trace), mc_kl, dec_trace)
+        with torch.autocast(h.device.type, enabled=False):         # the likelihood in fp32 (bf16 runs)
+            distortion = self.out_net.nll(h.float(), x_target)
         rate = sum(kl.sum(dim=(1, 2, 3)) for kl in kls) / self.cfg.likelihood_dims
         return {"elbo": distortion + rate, "distortion": distortion, "rate": rate}
 
@@ -321,7 +428,8 @@ class VAE(nn.Module):
 
     @property
     def stochastic_depth(self) -> int:
-        return sum(self.decoder.repeats)
+        """Decoder applications that draw a latent."""
+        return sum(latent for _, latent, _, _ in self.decoder.schedule())
 
 
 def count_params(module: nn.Module) -> int:
