@@ -1,4 +1,6 @@
-"""train: one run -> models/<run>/{model.pt, ema.pt, curve.csv}; resumable state in work/<run>/."""
+"""train: one run -> models/<run>/{model.pt, ema.pt, curve.csv}; resumable state in work/<run>/.
+
+With `training.gpus: N > 1` the stage relaunches itself as N torchrun workers (DDP); rank 0 writes."""
 import csv
 import hashlib
 import json
@@ -11,7 +13,13 @@ from mrgen.data.loader import Batches
 from mrgen.data.prepared import DataError, Prepared
 from mrgen.models.hvae import HVAEConfig, count_params
 from mrgen.spec import ROOT
+from mrgen.train import dist as distributed
 from mrgen.train.loop import CURVE_FIELDS, train
+
+
+def launch(spec, name, argv):
+    n = spec.p["training"][spec.run(name)["training"]]["gpus"]
+    return distributed.relaunch(n, "stages.train", argv) if n > 1 and not distributed.under_launcher() else None
 
 
 def body(ctx):
@@ -24,12 +32,18 @@ def body(ctx):
         raise DataError(f"{data.root}/meta.json: shape {data.meta['shape']} does not match the model's "
                         f"{[cfg.image_size, cfg.image_size, cfg.image_channels]}")
     torch.set_num_threads(t["threads"])
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    train_b = Batches(data.split("train"), data.meta, t["batch_size"], seed=run["seed"], dynamic=True)
-    val_b = Batches(data.split("val"), data.meta, t["batch_size"])
-    fingerprint = hashlib.sha256(json.dumps([ctx.inputs, ctx.params], sort_keys=True).encode()).hexdigest()
-    work = ROOT / spec.work_dir(name)
-    model, ema, state = train(cfg, t, train_b, val_b, work, fingerprint, run["seed"], device)
+    dist = distributed.setup()
+    try:
+        train_b = Batches(data.split("train"), data.meta, t["batch_size"], seed=run["seed"], rank=dist.rank,
+                          world=dist.world, dynamic=True)
+        val_b = Batches(data.split("val"), data.meta, t["batch_size"])
+        fingerprint = hashlib.sha256(json.dumps([ctx.inputs, ctx.params], sort_keys=True).encode()).hexdigest()
+        work = ROOT / spec.work_dir(name)
+        model, ema, state = train(cfg, t, train_b, val_b, work, fingerprint, run["seed"], dist)
+    finally:
+        distributed.teardown()
+    if not dist.main:
+        return
     md = spec.model_dir(name)
     for key, net in (("model.pt", model), ("ema.pt", ema)):
         torch.save({"config": asdict(cfg), "state_dict": net.state_dict(), "step": state.step}, ctx.out(f"{md}/{key}"))
@@ -38,9 +52,11 @@ def body(ctx):
         w.writeheader()
         w.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in state.curve)
     (work / "latest.pt").unlink(missing_ok=True)     # finished: a rerun must train afresh
-    ctx.info.update(seed=run["seed"], device=device, steps=state.step, skipped_steps=state.skipped,
+    ctx.info.update(seed=run["seed"], device=dist.device, world_size=dist.world,
+                    global_batch=t["batch_size"] * dist.world, precision=t["precision"],
+                    grad_checkpoint=t["grad_checkpoint"], steps=state.step, skipped_steps=state.skipped,
                     n_params=count_params(model), stochastic_depth=model.stochastic_depth)
 
 
 if __name__ == "__main__":
-    stage.run("train", body)
+    stage.run("train", body, launch=launch)

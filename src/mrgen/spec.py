@@ -112,14 +112,20 @@ DATASET = Rec({
     "split": Rec({"method": F(str, choices=("permutation", "train_test_split", "official")),
                   "val": F(int, 0), "test": F(int, None), "seed": F(int, None)}),
 })
-MODEL = Rec({
+MODEL = Rec({                                   # mrgen.models.hvae.HVAEConfig; switches default to VDVAE
     "width": F(int), "zdim": F(int), "enc_blocks": F(str), "dec_blocks": F(str),
     "bottleneck": F(NUM, 0.25), "num_mixtures": F(int, 10),
+    "normalize_state": F(bool, False), "single_resolution": F(bool, False), "fourier_features": F(int, 0),
+    "residual": F(bool, True), "processing": F(str, "async", choices=("async", "sync")),
+    "ws_latents": F(str, "every", choices=("every", "first")),
 })
 TRAINING = Rec({
     "iters": F(int), "batch_size": F(int), "lr": F(NUM), "wd": F(NUM), "warmup_iters": F(int),
     "grad_clip": F(NUM), "skip_threshold": F(NUM), "ema_rate": F(NUM),
     "ckpt_every": F(int), "log_every": F(int), "val_every": F(int), "threads": F(int, 1),
+    "gpus": F(int, 1),                          # DDP processes (one per GPU); batch_size is per process
+    "precision": F(str, "fp32", choices=("fp32", "bf16")),
+    "grad_checkpoint": F(bool, False),
 })
 RUN = Rec({"dataset": F(str, ref="datasets"), "model": F(str, ref="models"),
            "training": F(str, ref="training"), "seed": F(int)})

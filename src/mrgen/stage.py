@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import shutil
 import sys
 import time
@@ -48,13 +49,24 @@ def _commit(ctx: Context) -> None:
         src.rename(dst)
 
 
-def run(kind: str, body, argv=None) -> None:
-    """CLI entry of a stage kind: `python -m stages.KIND --preset P NAME`."""
+def run(kind: str, body, argv=None, launch=None) -> None:
+    """CLI entry of a stage kind: `python -m stages.KIND --preset P NAME`.
+
+    launch(spec, name, argv) may run the stage some other way (the train stage's torchrun workers) and
+    return their exit status; None means run the body here."""
     ap = argparse.ArgumentParser(prog=f"python -m stages.{kind}")
     ap.add_argument("--preset", required=True, help="the preset dvc.yaml / the Snakefile were built for")
     ap.add_argument("name", help=f"the {kind} instance (a dataset, run or experiment name)")
+    argv = sys.argv[1:] if argv is None else argv
     args = ap.parse_args(argv)
-    guarded(lambda: execute(_checked(load(), args.preset), kind, args.name, body))
+
+    def go():
+        spec = _checked(load(), args.preset)
+        status = launch(spec, args.name, argv) if launch else None
+        if status is not None:
+            sys.exit(status)
+        execute(spec, kind, args.name, body)
+    guarded(go)
 
 
 def _checked(spec: Spec, preset: str) -> Spec:
@@ -74,15 +86,20 @@ def guarded(fn):
 
 
 def execute(spec: Spec, kind: str, name: str, body) -> None:
-    """Run one stage instance: stage outputs, move them into place on success, write the record."""
+    """Run one stage instance: stage outputs, move them into place on success, write the record.
+
+    Under torchrun only rank 0 commits outputs and writes the record; other ranks' staging is discarded."""
     stage = spec.stage(kind, name)
-    staging = ROOT / "work" / ".staging" / f"{kind}-{name}"
+    rank = int(os.environ.get("RANK", "0"))
+    staging = ROOT / "work" / ".staging" / (f"{kind}-{name}" + (f"-rank{rank}" if rank else ""))
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
         start, t0 = dt.datetime.now(dt.timezone.utc), time.time()
         ctx = Context(spec, stage, spec.stage_params(stage), staging, provenance.hashes(stage.deps))
         body(ctx)
+        if rank != 0:
+            return
         _commit(ctx)
         outputs = provenance.hashes(o.path for o in stage.outs if o.path != stage.record)
         write_json(ROOT / stage.record, {

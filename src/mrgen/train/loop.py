@@ -1,23 +1,30 @@
 """VDVAE's optimisation recipe (hvae_reference.md §1.10, §8.9-8.11), resumable from work/<run>/latest.pt.
 
-Each step: loss = mean per-dim ELBO; clip the gradient norm to grad_clip; skip the optimizer step and
-the EMA update if the pre-clip norm >= skip_threshold or the loss is not finite; the linear warm-up
-scheduler advances every step. The state saved every ckpt_every steps holds weights, EMA, optimizer,
-scheduler, RNG and curve, so a killed run continues exactly where it stopped.
+Each step: loss = mean per-dim ELBO over the global batch; clip the gradient norm to grad_clip; skip
+the optimizer step and the EMA update if the pre-clip norm >= skip_threshold or the loss is not finite
+on any rank; the linear warm-up scheduler advances every step. Options from the training recipe:
+`precision` (fp32, or bf16 autocast with fp32 weights, densities and likelihood), `grad_checkpoint`
+(recompute each block in backward), `gpus` (DDP processes; gradients averaged over ranks).
+The state saved every ckpt_every steps (rank 0) holds weights, EMA, optimizer, scheduler, every rank's
+RNG and the curve, so a killed run continues exactly where it stopped.
 """
 from __future__ import annotations
 
 import copy
 import math
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
+
 from mrgen.data.loader import Batches
 from mrgen.io import atomic_path, progress
 from mrgen.metrics.nll import elbo_nll
 from mrgen.models.hvae import VAE, HVAEConfig
+from mrgen.train.dist import Dist
 
 CURVE_FIELDS = ("step", "elbo", "distortion", "rate", "grad_norm", "skipped", "lr", "val_elbo")
 
@@ -42,43 +49,53 @@ def update_ema(ema, model, rate: float):
         pe.mul_(rate).add_(p.detach(), alpha=1 - rate)
 
 
+def autocast(device: str, precision: str):
+    if precision == "fp32":
+        return nullcontext()
+    return torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16)
+
+
 def train(cfg: HVAEConfig, t: dict, train_b: Batches, val_b: Batches, work: Path, fingerprint: str,
-          seed: int, device: str = "cpu"):
+          seed: int, dist: Dist = Dist()):
     """Train to t['iters'] steps (resuming from work/latest.pt when its fingerprint matches).
 
-    Returns (model, ema, TrainState). The fingerprint (hash of the stage's inputs and params) keeps a
-    stale checkpoint from another configuration from ever being resumed.
+    Returns (model, ema, TrainState); model is the bare module (not the DDP wrapper). The fingerprint
+    (hash of the stage's inputs and params) keeps a stale checkpoint from ever being resumed.
     """
-    torch.manual_seed(seed)
-    model = VAE(cfg).to(device)
-    ema = copy.deepcopy(model).requires_grad_(False)
+    torch.manual_seed(seed)                       # identical initial weights on every rank
+    model = VAE(cfg).to(dist.device).set_grad_checkpoint(t["grad_checkpoint"])
+    ema = copy.deepcopy(model).requires_grad_(False).set_grad_checkpoint(False)
     opt, sched = make_optimizer(model, t)
     state = TrainState()
+    torch.manual_seed(seed + dist.rank)           # each rank its own posterior noise
     latest = work / "latest.pt"
     if latest.exists():
-        ck = torch.load(latest, map_location=device, weights_only=True)
-        if ck["fingerprint"] == fingerprint:
+        ck = torch.load(latest, map_location=dist.device, weights_only=True)
+        if ck["fingerprint"] == fingerprint and len(ck["rng"]) == dist.world:
             model.load_state_dict(ck["model"])
             ema.load_state_dict(ck["ema"])
             opt.load_state_dict(ck["opt"])
             sched.load_state_dict(ck["sched"])
-            torch.set_rng_state(ck["rng"])
+            torch.set_rng_state(ck["rng"][dist.rank])
             state = TrainState(ck["step"], ck["skipped"], ck["curve"])
             print(f"resuming from {latest} at step {state.step}", file=sys.stderr)
         else:
-            print(f"ignoring {latest}: it belongs to other inputs or params", file=sys.stderr)
+            print(f"ignoring {latest}: it belongs to other inputs, params or process count", file=sys.stderr)
+    net = DDP(model) if dist.world > 1 else model
 
-    model.train()
-    bar = progress(range(state.step, t["iters"]), initial=state.step, total=t["iters"], desc="train")
+    net.train()
+    steps = range(state.step, t["iters"])
+    bar = progress(steps, initial=state.step, total=t["iters"], desc="train") if dist.main else steps
     for step in bar:
-        x_in, x_t = (a.to(device) for a in train_b.train(step))
-        stats = model(x_in, x_t)
+        x_in, x_t = (a.to(dist.device) for a in train_b.train(step))
+        with autocast(dist.device, t["precision"]):
+            stats = net(x_in, x_t)
         loss = stats["elbo"].mean()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()                           # DDP: gradients averaged over ranks here
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip"]).item()
-        finite = math.isfinite(loss.item()) and math.isfinite(grad_norm)
-        skip = not finite or grad_norm >= t["skip_threshold"]
+        nonfinite = dist.any(not (math.isfinite(loss.item()) and math.isfinite(grad_norm)))
+        skip = nonfinite or grad_norm >= t["skip_threshold"]
         if skip:
             state.skipped += 1
         else:
@@ -87,21 +104,30 @@ def train(cfg: HVAEConfig, t: dict, train_b: Batches, val_b: Batches, work: Path
         lr = sched.get_last_lr()[0]
         sched.step()
         state.step = step + 1
-        if state.step % t["log_every"] == 0 or state.step == t["iters"]:
-            val = elbo_nll(ema, val_b, seed, cfg.likelihood_dims)["nats_per_dim"] if state.step % t["val_every"] == 0 or state.step == t["iters"] else None
-            state.curve.append({"step": state.step, "elbo": loss.item(), "distortion": stats["distortion"].mean().item(),
-                                "rate": stats["rate"].mean().item(), "grad_norm": grad_norm,
-                                "skipped": state.skipped, "lr": lr, "val_elbo": val})
-            bar.set_postfix(elbo=f"{loss.item():.4f}", skipped=state.skipped, refresh=False)
-        if state.step % t["ckpt_every"] == 0 and state.step < t["iters"]:
-            save_state(latest, model, ema, opt, sched, state, fingerprint)
-    bar.close()
+        last = state.step == t["iters"]
+        if state.step % t["log_every"] == 0 or last:
+            row = {"step": state.step, "elbo": dist.all_mean(loss.item()),
+                   "distortion": dist.all_mean(stats["distortion"].mean().item()),
+                   "rate": dist.all_mean(stats["rate"].mean().item()), "grad_norm": grad_norm,
+                   "skipped": state.skipped, "lr": lr, "val_elbo": None}
+            if dist.main and (state.step % t["val_every"] == 0 or last):
+                row["val_elbo"] = elbo_nll(ema, val_b, seed, cfg.likelihood_dims)["nats_per_dim"]
+            state.curve.append(row)
+            if dist.main:
+                bar.set_postfix(elbo=f"{row['elbo']:.4f}", skipped=state.skipped, refresh=False)
+        if state.step % t["ckpt_every"] == 0 and not last:
+            rngs = dist.gather(torch.get_rng_state())
+            if dist.main:
+                save_state(latest, model, ema, opt, sched, state, fingerprint, rngs)
+            dist.barrier()
+    if dist.main:
+        bar.close()
     return model, ema, state
 
 
-def save_state(path: Path, model, ema, opt, sched, state: TrainState, fingerprint: str) -> None:
+def save_state(path: Path, model, ema, opt, sched, state: TrainState, fingerprint: str, rngs: list) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         torch.save({"fingerprint": fingerprint, "model": model.state_dict(), "ema": ema.state_dict(),
-                    "opt": opt.state_dict(), "sched": sched.state_dict(), "rng": torch.get_rng_state(),
+                    "opt": opt.state_dict(), "sched": sched.state_dict(), "rng": rngs,
                     "step": state.step, "skipped": state.skipped, "curve": state.curve}, tmp)
