@@ -1,16 +1,16 @@
-"""figure: an experiment's metrics -> results/figures/<id>.{png,pdf}."""
+"""figure: an experiment's metrics, state traces or samples -> results/figures/<id>.{png,pdf}."""
 from mrgen import stage
-from mrgen.report.collect import f4_rows
-from mrgen.report.figures import f4_figure, save
+from mrgen.report.collect import rows, samples, states
+from mrgen.report.figures import f4_figure, f5_figure, f6_figure, save
 
-FIGURES = {"f4": (f4_rows, f4_figure)}
+FIGURES = {"f4": (rows, f4_figure), "f5": (states, f5_figure), "f6": (samples, f6_figure)}
 
 
 def body(ctx):
     e = ctx.stage.name
     ex = ctx.spec.p["experiments"][e]
-    rows_fn, draw = FIGURES[ex["kind"]]
-    save(draw(rows_fn(ctx.spec, e), ex["caption"], ex["figure"]),
+    collect, draw = FIGURES[ex["kind"]]
+    save(draw(collect(ctx.spec, e), ex["caption"], ex["figure"]),
          ctx.out(f"results/figures/{e}.png"), ctx.out(f"results/figures/{e}.pdf"), ex["figure"]["dpi"])
 
 

@@ -1,18 +1,21 @@
 """table: an experiment's metrics -> results/tables/<id>.{md,csv,tex} (paper value, ours, difference)."""
 from mrgen import stage
-from mrgen.report.collect import f4_rows
-from mrgen.report.tables import csv_text, latex, markdown
-
-ROWS = {"f4": f4_rows}
+from mrgen.report.collect import baselines, rows
+from mrgen.report.tables import BASELINE_COLUMNS, csv_text, latex, markdown
 
 
 def body(ctx):
     e = ctx.stage.name
     ex = ctx.spec.p["experiments"][e]
-    rows = ROWS[ex["kind"]](ctx.spec, e)
-    ctx.out(f"results/tables/{e}.md").write_text(markdown(rows, ex["caption"]))
-    ctx.out(f"results/tables/{e}.csv").write_text(csv_text(rows))
-    ctx.out(f"results/tables/{e}.tex").write_text(latex(rows, ex["caption"]))
+    table, published = rows(ctx.spec, e), baselines(ctx.spec, e)
+    md, tex = markdown(table, ex["caption"]), latex(table, ex["caption"])
+    if published:
+        caption = "Published baselines (the paper's Table 1 rows for other models), printed as reported"
+        md += "\n" + markdown(published, caption, BASELINE_COLUMNS)
+        tex += latex(published, caption, BASELINE_COLUMNS)
+    ctx.out(f"results/tables/{e}.md").write_text(md)
+    ctx.out(f"results/tables/{e}.csv").write_text(csv_text(table))
+    ctx.out(f"results/tables/{e}.tex").write_text(tex)
 
 
 if __name__ == "__main__":

@@ -62,4 +62,6 @@ def test_dvc_and_snakemake_build_the_same_dag(repo, preset):
     assert edges == path_edges(smk_nodes)
     assert {frozenset(e) for e in edges} == dvc_graph          # DVC's own graph agrees
     n_runs = len(spec.p["runs"])
-    assert len(expected) == 2 * len(spec.p["datasets"]) + 2 * n_runs + 2 + 2 * len(spec.p["experiments"])
+    reports = sum(len(spec.report_kinds(e)) for e in spec.p["experiments"])
+    assert len(expected) == (2 * len(spec.p["datasets"]) + 2 * n_runs + len(spec.runs_of_kind("f5"))
+                             + len(spec.runs_of_kind("f6")) + 2 + reports)

@@ -42,18 +42,47 @@ def test_every_rk_has_exactly_the_x1_count(preset):
         assert counts["x1"] < counts["x2"] < counts["x3"] < counts["x4"]
 
 
-def test_fig4_paper_configs_match_the_papers_digits():
-    published = PAPER.raw["published"]["f4"]["params"]
-    for panel, pdef in PAPER.p["experiments"]["f4"]["panels"].items():
+@pytest.mark.parametrize("exp", ["f4", "t1", "t3"])
+def test_paper_configs_match_the_papers_digits(exp):
+    """Fig 4, Table 1 and Table 3: every paper-preset config has the paper's parameter count."""
+    published = PAPER.raw["published"][exp]
+    for panel, pdef in PAPER.p["experiments"][exp]["panels"].items():
         for variant, run in pdef["variants"].items():
             with torch.device("meta"):
                 n = count_params(VAE(HVAEConfig.from_dict(PAPER.model_config(run))))
-            assert matches_shown(n, published[panel][variant]), (run, n, published[panel][variant])
+            assert matches_shown(n, published[panel][variant]["params"]), (run, n, published[panel][variant])
+
+
+def test_ws_vdvae_stochastic_depths_are_the_papers():
+    depths = {}
+    for panel, pdef in PAPER.p["experiments"]["t1"]["panels"].items():
+        with torch.device("meta"):
+            depths[panel] = {VAE(HVAEConfig.from_dict(PAPER.model_config(r))).stochastic_depth
+                             for v, r in pdef["variants"].items() if v.startswith("ws")}
+    assert depths == {"mnist": {57}, "cifar10": {105}, "imagenet32": {235}, "celeba64": {125}}
+
+
+def test_exact_counts_of_the_table_configs():
+    """The counts as found (docs/decisions.md), so an accidental change to a block string shows."""
+    counts = {}
+    for r in ("t1-mnist-vdvae", "t1-mnist-ws", "t1-cifar10-ws25m", "t1-cifar10-ws39m", "t1-imagenet32-ws55m",
+              "t1-imagenet32-ws85m", "t1-celeba64-vdvae", "t1-celeba64-ws", "t3-mnist-single", "t3-cifar10-single",
+              "t3-imagenet32-single"):
+        with torch.device("meta"):
+            counts[r] = count_params(VAE(HVAEConfig.from_dict(PAPER.model_config(r))))
+    assert counts == {"t1-mnist-vdvae": 339_161, "t1-mnist-ws": 232_129, "t1-cifar10-ws25m": 25_293_924,
+                      "t1-cifar10-ws39m": 38_922_980, "t1-imagenet32-ws55m": 54_881_892,
+                      "t1-imagenet32-ws85m": 84_864_740, "t1-celeba64-vdvae": 125_005_860,
+                      "t1-celeba64-ws": 75_196_324, "t3-mnist-single": 327_793, "t3-cifar10-single": 39_167_812,
+                      "t3-imagenet32-single": 119_232_996}
 
 
 def test_layer_strings():
     assert parse_layers("8x2,8d2,4r3,1", "enc") == [Layer(8), Layer(8), Layer(8, down=2), Layer(4, repeat=3), Layer(1)]
     assert parse_layers("1x1,4m1", "dec") == [Layer(1), Layer(4, mixin=1)]
+    assert parse_layers("4x2r3", "dec") == [Layer(4, repeat=3), Layer(4, repeat=3)]
+    with pytest.raises(ValueError, match="bad dec layer token '4m1r2'"):
+        parse_layers("4m1r2", "dec")
     with pytest.raises(ValueError, match="bad enc layer token '4m1'"):
         parse_layers("4m1", "enc")
 

@@ -1,5 +1,5 @@
 """dvc.yaml generated from the spec: `foreach` over the preset's datasets and runs, explicit stages for
-the describe tables and each experiment's table and figure (their inputs are lists DVC cannot template).
+Fig 5 state traces, Fig 6 samples, the describe tables and each experiment's table and figure.
 
 Templates come from the same builders as the concrete instances (spec.*_stage called with DVC's
 `${key}` / `${item.x}` placeholders), so both engines get one command and one set of paths.
@@ -34,10 +34,14 @@ def dvc_yaml(spec: Spec) -> dict:
             "${key}", "${item.dataset}", "${item.model}", "${item.training}"))},
         "evaluate": {"foreach": f"${{{pre}.runs}}", "do": _body(spec.evaluate_stage("${key}", "${item.dataset}"))},
     }
+    for r in spec.runs_of_kind("f5"):
+        stages[f"states-{r}"] = _body(spec.states_stage(r, spec.run(r)["dataset"]))
+    for r in spec.runs_of_kind("f6"):
+        stages[f"sample-{r}"] = _body(spec.sample_stage(r))
     for p in spec.raw["presets"]:
         stages[f"describe-{p}"] = _body(spec.describe_stage(p))
     for e in spec.p["experiments"]:
-        for kind in ("table", "figure"):
+        for kind in spec.report_kinds(e):
             stages[f"{kind}-{e}"] = _body(spec.report_stage(kind, e))
     return {"stages": stages}
 

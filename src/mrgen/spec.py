@@ -34,8 +34,9 @@ class F:
 
 @dataclass
 class Rec:
-    """A mapping with fixed keys."""
+    """A mapping with fixed keys; an optional one may be left out (None)."""
     fields: dict
+    optional: bool = False
 
 
 @dataclass
@@ -85,6 +86,8 @@ def _check(value, schema, path: str, refs: list):
             out[key] = _check(value[key], sub, f"{path}.{key}", refs)
         elif isinstance(sub, F) and sub.default is not ...:
             out[key] = sub.default
+        elif isinstance(sub, Rec) and sub.optional:
+            out[key] = None
         else:
             raise SpecError(f"{path}.{key}: missing required key ({_expect(sub.type) if isinstance(sub, F) else 'a mapping'})")
     return out
@@ -129,16 +132,25 @@ TRAINING = Rec({
 })
 RUN = Rec({"dataset": F(str, ref="datasets"), "model": F(str, ref="models"),
            "training": F(str, ref="training"), "seed": F(int)})
+TABLE_KINDS = ("f4", "t1", "t2", "t3", "g4")     # experiment kinds rendered as results/tables/<id>.*
+FIGURE_KINDS = ("f4", "f5", "f6")               # ... and as results/figures/<id>.*
 EXPERIMENT = Rec({
-    "kind": F(str, choices=("f4",)),
+    "kind": F(str, choices=tuple(dict.fromkeys(TABLE_KINDS + FIGURE_KINDS))),
     "caption": F(str),
-    "metric": F(str, choices=("val", "test")),
+    "metric": F(str, "test", choices=("val", "test")),
     "panels": Map(Rec({"label": F(str), "variants": Map(F(str, ref="runs"))})),
-    "figure": Rec({"width": F(NUM), "height": F(NUM), "dpi": F(int)}),
+    "figure": Rec({"width": F(NUM), "height": F(NUM), "dpi": F(int)}, optional=True),   # figure kinds only
+})
+EVALUATION = Rec({
+    "batch_size": F(int), "seed": F(int),
+    "iw_samples": F(int, 0),                    # importance samples K of the IW bound (Bernoulli datasets); 0 = off
+    "iw_images": F(int, None),                  # IW bound on the first N test images only (null = all)
+    "states": Rec({"batches": F(int), "batch_size": F(int)}),     # Fig 5: N batches x B test images
+    "samples": Rec({"n": F(int), "temperatures": F(list, of=float)}),   # Fig 6
 })
 PRESET = Rec({
     "datasets": Map(DATASET), "models": Map(MODEL), "training": Map(TRAINING), "runs": Map(RUN),
-    "evaluation": Rec({"batch_size": F(int), "seed": F(int)}),
+    "evaluation": EVALUATION,
     "experiments": Map(EXPERIMENT),
 })
 TOP = Rec({"preset": F(str), "published": Map(F(dict)), "presets": Map(PRESET)})
@@ -184,6 +196,8 @@ CODE = {
               "src/mrgen/metrics/nll.py"),
     "evaluate": ("stages/evaluate.py", "src/mrgen/models/hvae.py", "src/mrgen/metrics/nll.py",
                  "src/mrgen/data/**/*.py"),
+    "states": ("stages/states.py", "src/mrgen/models/hvae.py", "src/mrgen/metrics/states.py", "src/mrgen/data/**/*.py"),
+    "sample": ("stages/sample.py", "src/mrgen/models/hvae.py"),
     "describe": ("stages/describe.py", "src/mrgen/models/hvae.py"),
     "table": ("stages/table.py", "src/mrgen/report/tables.py", "src/mrgen/report/collect.py"),
     "figure": ("stages/figure.py", "src/mrgen/report/figures.py", "src/mrgen/report/collect.py"),
@@ -210,6 +224,10 @@ class Spec:
                 raise SpecError(f"{source}: {path}: names {section[:-1] if section != 'training' else section} "
                                 f"{name!r}, which params.presets.{preset_name}.{section} does not define")
         for p, pre in self.raw["presets"].items():
+            for e, ex in pre["experiments"].items():
+                if ex["kind"] in FIGURE_KINDS and ex["figure"] is None:
+                    raise SpecError(f"{source}: params.presets.{p}.experiments.{e}.figure: missing; a {ex['kind']} "
+                                    f"experiment is drawn and needs {{width, height, dpi}}")
             for m, model in pre["models"].items():
                 from mrgen.models.hvae import parse_layers  # local: keeps spec importable without torch
                 for kind in ("enc", "dec"):
@@ -267,12 +285,31 @@ class Spec:
         return f"results/metrics/{run}"
 
     @staticmethod
+    def samples_file(run: str) -> str:
+        return f"results/samples/{run}.npz"
+
+    @staticmethod
     def describe_csv(preset: str) -> str:
         return f"results/metrics/describe/{preset}.csv"
 
     def experiment_runs(self, exp: str) -> list[str]:
         panels = self.p["experiments"][exp]["panels"]
         return sorted({r for panel in panels.values() for r in panel["variants"].values()})
+
+    def runs_of_kind(self, kind: str) -> list[str]:
+        """Runs some experiment of this kind needs (Fig 5 state traces, Fig 6 samples)."""
+        return sorted({r for e, ex in self.p["experiments"].items() if ex["kind"] == kind
+                       for r in self.experiment_runs(e)})
+
+    def experiment_inputs(self, exp: str) -> list[str]:
+        """The files an experiment's table / figure reads: metrics, state traces or samples."""
+        kind = self.p["experiments"][exp]["kind"]
+        runs = self.experiment_runs(exp)
+        if kind == "f5":
+            return [f"{self.metrics_dir(r)}/states.json" for r in runs]
+        if kind == "f6":
+            return [self.samples_file(r) for r in runs]
+        return [f"{self.metrics_dir(r)}/nll.json" for r in runs]
 
     # -- the DAG: one builder per stage kind; called with names for an instance, or with
     #    placeholders ("${key}", "{name}") for a DVC foreach template or a Snakemake rule pattern.
@@ -304,7 +341,26 @@ class Spec:
         return Stage("evaluate", r, self.cmd("evaluate", r),
                      code(*CODE["evaluate"]) + [self.prepared(dataset), f"{self.model_dir(r)}/ema.pt"],
                      [Out(f"{mt}/nll.json", cache=False, kind="metric"), Out(f"{mt}/provenance.json", cache=False)],
-                     [self.key("runs", r), self.key("evaluation")], record=f"{mt}/provenance.json")
+                     [self.key("runs", r)] + [self.key("evaluation", k) for k in ("batch_size", "seed", "iw_samples", "iw_images")],
+                     record=f"{mt}/provenance.json")
+
+    def states_stage(self, r: str, dataset: str) -> Stage:
+        """Fig 5's measurements of a trained run: state norms per block and the backward error."""
+        mt = self.metrics_dir(r)
+        return Stage("states", r, self.cmd("states", r),
+                     code(*CODE["states"]) + [self.prepared(dataset), f"{self.model_dir(r)}/ema.pt"],
+                     [Out(f"{mt}/states.json", cache=False), Out(f"{mt}/states.provenance.json", cache=False)],
+                     [self.key("runs", r), self.key("evaluation", "states"), self.key("evaluation", "seed")],
+                     record=f"{mt}/states.provenance.json")
+
+    def sample_stage(self, r: str) -> Stage:
+        """Fig 6's unconditional samples of a trained run at the temperatures in params."""
+        f = self.samples_file(r)
+        rec = f.replace(".npz", ".provenance.json")
+        return Stage("sample", r, self.cmd("sample", r), code(*CODE["sample"]) + [f"{self.model_dir(r)}/ema.pt"],
+                     [Out(f, cache=False), Out(rec, cache=False)],
+                     [self.key("runs", r), self.key("evaluation", "samples"), self.key("evaluation", "seed")],
+                     record=rec)
 
     def describe_stage(self, p: str) -> Stage:
         csv = self.describe_csv(p)
@@ -315,9 +371,9 @@ class Spec:
 
     def report_stage(self, kind: str, e: str) -> Stage:
         """table or figure of experiment e: reads only metrics files and the describe tables."""
-        inputs = [f"{self.metrics_dir(r)}/nll.json" for r in self.experiment_runs(e)]
-        inputs += [self.describe_csv(p) for p in sorted(self.raw["presets"])]
-        params = [self.key("experiments", e, k) for k in ("kind", "caption", "metric", "panels")] + [f"published.{e}"]
+        inputs = self.experiment_inputs(e) + [self.describe_csv(p) for p in sorted(self.raw["presets"])]
+        params = [self.key("experiments", e, k) for k in ("kind", "caption", "metric", "panels")]
+        params += [f"published.{e}"] if e in self.raw["published"] else []
         if kind == "figure":
             params.append(self.key("experiments", e, "figure"))
         outs = self.report_outs(kind, e)
@@ -334,9 +390,15 @@ class Spec:
         for r, run in self.p["runs"].items():
             out.append(self.train_stage(r, run["dataset"], run["model"], run["training"]))
             out.append(self.evaluate_stage(r, run["dataset"]))
+        out += [self.states_stage(r, self.run(r)["dataset"]) for r in self.runs_of_kind("f5")]
+        out += [self.sample_stage(r) for r in self.runs_of_kind("f6")]
         out += [self.describe_stage(p) for p in self.raw["presets"]]
-        out += [self.report_stage(k, e) for e in self.p["experiments"] for k in ("table", "figure")]
+        out += [self.report_stage(k, e) for e in self.p["experiments"] for k in self.report_kinds(e)]
         return out
+
+    def report_kinds(self, e: str) -> list[str]:
+        kind = self.p["experiments"][e]["kind"]
+        return [k for k, kinds in (("table", TABLE_KINDS), ("figure", FIGURE_KINDS)) if kind in kinds]
 
     def stage(self, kind: str, name: str) -> Stage:
         for s in self.stages():

@@ -30,3 +30,8 @@ def outputs(stage):
 def shell_cmd(kind):
     """The command of instance {wildcards.name}: the same string dvc.yaml runs."""
     return SPEC.cmd(kind, "{wildcards.name}")
+
+
+def train_gpus(wc):
+    """GPUs of a training job = the DDP processes its training recipe asks for (training.gpus)."""
+    return SPEC.p["training"][SPEC.run(wc.name)["training"]]["gpus"]

@@ -5,6 +5,7 @@ Weight sharing (WS-VDVAE) is a token of the layer strings, not a second model:
 
     "RxN"  N parameterised blocks at resolution R, each applied once
     "RrK"  one parameterised block at resolution R applied K times (weight sharing)
+    "RxNrK" N parameterised blocks at resolution R, each applied K times
     "RdK"  encoder only: one block at R followed by K×K average pooling
     "RmS"  decoder only: one block at R that first mixes in the state of resolution S
     "R"    one block at R
@@ -34,7 +35,7 @@ class Layer:
     repeat: int = 1
 
 
-_TOKEN = re.compile(r"^(\d+)(?:([xrdm])(\d+))?$")
+_TOKEN = re.compile(r"^(\d+)(?:([xrdm])(\d+))?(?:r(\d+))?$")
 
 
 def parse_layers(spec: str, kind: str) -> list[Layer]:
@@ -43,12 +44,12 @@ def parse_layers(spec: str, kind: str) -> list[Layer]:
     layers: list[Layer] = []
     for tok in spec.split(","):
         m = _TOKEN.match(tok.strip())
-        if not m or (m.group(2) and m.group(2) not in allowed):
-            raise ValueError(f"bad {kind} layer token {tok!r} in {spec!r}: expected R, RxN, RrK or "
+        if not m or (m.group(2) and m.group(2) not in allowed) or (m.group(4) and m.group(2) != "x"):
+            raise ValueError(f"bad {kind} layer token {tok!r} in {spec!r}: expected R, RxN, RrK, RxNrK or "
                              f"{'RdK' if kind == 'enc' else 'RmS'} with integers R, N, K, S")
         res, op, n = int(m.group(1)), m.group(2), int(m.group(3) or 1)
         if op == "x":
-            layers += [Layer(res) for _ in range(n)]
+            layers += [Layer(res, repeat=int(m.group(4) or 1)) for _ in range(n)]
         elif op == "r":
             layers.append(Layer(res, repeat=n))
         elif op == "d":
@@ -434,3 +435,12 @@ class VAE(nn.Module):
 
 def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def load_checkpoint(path, device: str = "cpu") -> VAE:
+    """A model written by the train stage ({config, state_dict, step}), loaded without unpickling code."""
+    ck = torch.load(path, map_location=device, weights_only=True)
+    model = VAE(HVAEConfig.from_dict(ck["config"])).to(device)
+    model.load_state_dict(ck["state_dict"])
+    model.step = ck["step"]
+    return model
