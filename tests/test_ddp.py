@@ -27,3 +27,17 @@ def test_two_gloo_processes_match_one_process_over_the_same_global_batch(tmp_pat
     assert l1[-1] < l1[0]                                       # and it learned something
     assert all(torch.allclose(ema1[k], ema2[k], rtol=1e-4, atol=1e-6) for k in ema1)
     assert [r["grad_norm"] for r in one["curve"]] == pytest.approx([r["grad_norm"] for r in two["curve"]], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_the_train_stage_relaunches_itself_as_torchrun_workers(repo):
+    """training.gpus: 2 -> the unchanged stage command runs 2 gloo workers; rank 0 alone writes."""
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("iters: 250", "iters: 20\n        gpus: 2"))
+    sh("python -m stages.fetch --preset tiny digits && python -m stages.prepare --preset tiny digits", repo)
+    r = sh("python -m stages.train --preset tiny f4-digits-x1", repo)
+    assert "launching 2 processes" in r.stderr
+    rec = json.loads((repo / "models/f4-digits-x1/provenance.json").read_text())
+    assert rec["world_size"] == 2 and rec["global_batch"] == 64 and rec["steps"] == 20
+    assert torch.load(repo / "models/f4-digits-x1/ema.pt", weights_only=True)["step"] == 20
+    assert not list((repo / "work/.staging").glob("*"))          # no rank left a scratch folder behind

@@ -68,6 +68,8 @@ def _check(value, schema, path: str, refs: list):
         if schema.ref:
             refs.append((path, schema.ref, value))
         return value
+    if value is None and isinstance(schema, Rec) and schema.optional:
+        return None
     if not isinstance(value, dict):
         raise SpecError(f"{path}: expected a mapping, found {type(value).__name__} {value!r}")
     if isinstance(schema, Map):
