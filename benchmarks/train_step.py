@@ -2,8 +2,9 @@
 
     python benchmarks/train_step.py [--steps N] [--batch B]
 
-On CPU it measures fp32; on a GPU fp32 and bf16 autocast. Prints one line per (config, dtype) with
-images/s and the ratio to the first line, so later changes can be compared in one run.
+Measures fp32 and bf16 autocast (the training loop's `precision: bf16`) on whatever device is present.
+Prints one line per (config, dtype) with images/s, the ratio to the config's fp32 line, and on CUDA the
+peak memory, so later changes can be compared in one run.
 """
 import argparse
 import sys
@@ -16,6 +17,7 @@ import torch  # noqa: E402
 
 from mrgen.models.hvae import VAE, HVAEConfig, count_params  # noqa: E402
 from mrgen.spec import load  # noqa: E402
+from mrgen.train.loop import autocast  # noqa: E402
 
 
 def configs():
@@ -23,7 +25,7 @@ def configs():
     yield "tiny f4-digits-x1", HVAEConfig.from_dict(tiny.model_config("f4-digits-x1")), 32
     yield "tiny f4-digits-r20", HVAEConfig.from_dict(tiny.model_config("f4-digits-r20")), 32
     cifar = {**paper.p["models"]["vdvae_cifar10"], "image_size": 32, "image_channels": 3, "likelihood": "dmol"}
-    yield "paper vdvae_cifar10", HVAEConfig.from_dict(cifar), 16
+    yield "paper vdvae_cifar10", HVAEConfig.from_dict(cifar), 16 if torch.cuda.is_available() else 4
 
 
 def bench(cfg, batch, steps, device, dtype):
@@ -34,7 +36,7 @@ def bench(cfg, batch, steps, device, dtype):
     x_t = torch.bernoulli(x) if cfg.likelihood == "bernoulli" else x * 2 - 1
 
     def step():
-        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=dtype == "bf16"):
+        with autocast(device, dtype):
             loss = model(x_t, x_t)["elbo"].mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -47,7 +49,8 @@ def bench(cfg, batch, steps, device, dtype):
         step()
     if device == "cuda":
         torch.cuda.synchronize()
-    return batch * steps / (time.perf_counter() - t0), count_params(model)
+    peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else None
+    return batch * steps / (time.perf_counter() - t0), count_params(model), peak
 
 
 def main():
@@ -55,16 +58,19 @@ def main():
     ap.add_argument("--steps", type=int, default=5)
     args = ap.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtypes = ["fp32", "bf16"] if device == "cuda" else ["fp32"]
+    dtypes = ["fp32", "bf16"]
     print(f"device: {torch.cuda.get_device_name() if device == 'cuda' else 'cpu'} "
           f"({torch.get_num_threads()} threads), torch {torch.__version__}")
-    base = None
     for name, cfg, batch in configs():
+        base = None
         for dt in dtypes:
-            ips, n = bench(cfg, batch, args.steps, device, dt)
+            if device == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            ips, n, peak = bench(cfg, batch, args.steps, device, dt)
             base = base or ips
+            mem = f"  peak {peak:6.2f} GiB" if peak is not None else ""
             print(f"{name:24s} {dt:5s} params {n:>11,d} batch {batch:3d}  {ips:9.1f} images/s  "
-                  f"ratio to first {ips / base:7.3f}")
+                  f"ratio to fp32 {ips / base:6.3f}{mem}")
 
 
 if __name__ == "__main__":
