@@ -25,7 +25,9 @@ def test_two_gloo_processes_match_one_process_over_the_same_global_batch(tmp_pat
     assert len(l1) == len(l2) == 6
     assert l1 == pytest.approx(l2, rel=1e-5)                    # the global batch's loss, step by step
     assert l1[-1] < l1[0]                                       # and it learned something
-    assert all(torch.allclose(ema1[k], ema2[k], rtol=1e-4, atol=1e-6) for k in ema1)
+    # Adam divides by sqrt(v): summation-order noise (~1e-7) on near-zero gradients shows up as ~1e-6 in weights
+    worst = max((ema1[k] - ema2[k]).abs().max().item() for k in ema1 if ema1[k].is_floating_point())
+    assert all(torch.allclose(ema1[k], ema2[k], rtol=1e-4, atol=1e-5) for k in ema1), worst
     assert [r["grad_norm"] for r in one["curve"]] == pytest.approx([r["grad_norm"] for r in two["curve"]], rel=1e-4)
 
 
