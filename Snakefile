@@ -10,6 +10,7 @@ sys.path.insert(0, f"{workflow.basedir}/src")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/hvae.smk"
+include: "workflow/rules/wavelet.smk"
 include: "workflow/rules/report.smk"
 
 

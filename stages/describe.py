@@ -1,5 +1,7 @@
-"""describe: every run of a preset as CSV `run,dataset,model,params,stochastic_depth` (models built on
-the meta device, nothing trained). Prints to stdout, or with --output is the DAG stage describe@PRESET."""
+"""describe: every run of a preset as CSV `run,dataset,model,params,stochastic_depth,kind,model_name`
+(models built on the meta device, nothing trained): HVAE runs (kind hvae), and each part of each wavelet
+model (kind wavelet, run `<model>-<part>`, model = its network; a GAN part counts the generator only).
+Prints to stdout, or with --output is the DAG stage describe@PRESET."""
 import argparse
 import csv
 import io
@@ -8,9 +10,10 @@ import torch
 
 from mrgen import stage
 from mrgen.models.hvae import VAE, HVAEConfig, count_params
+from mrgen.models.wavelet import methods
 from mrgen.spec import Spec, load
 
-FIELDS = ("run", "dataset", "model", "params", "stochastic_depth")
+FIELDS = ("run", "dataset", "model", "params", "stochastic_depth", "kind", "model_name")
 
 
 def describe(spec: Spec) -> str:
@@ -20,7 +23,13 @@ def describe(spec: Spec) -> str:
     with torch.device("meta"):
         for r, run in spec.p["runs"].items():
             m = VAE(HVAEConfig.from_dict(spec.model_config(r)))
-            w.writerow([r, run["dataset"], run["model"], count_params(m), m.stochastic_depth])
+            w.writerow([r, run["dataset"], run["model"], count_params(m), m.stochastic_depth, "hvae", r])
+        for name, (model, part) in spec.wavelet_parts().items():
+            wm = spec.p["wavelet_models"][model]
+            ds = spec.p["datasets"][wm["dataset"]]
+            net = wm["parts"][part]["net"]
+            cfg = methods.net_config(part, spec.p["wavelet_nets"][net], ds["image_size"], ds["channels"], wm["levels"])
+            w.writerow([name, wm["dataset"], net, count_params(methods.build(cfg)), "", "wavelet", model])
     return buf.getvalue()
 
 

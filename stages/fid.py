@@ -1,0 +1,29 @@
+"""fid: FID of a sample folder against its dataset's reference statistics ->
+results/metrics/<model>-n<N>/fid.json (which weights made it is part of the record)."""
+import json
+
+import numpy as np
+
+from mrgen import stage
+from mrgen.metrics.fid import folder_features, frechet, statistics
+from mrgen.spec import ROOT
+from stages.fidref import weights
+
+
+def body(ctx):
+    spec, name = ctx.spec, ctx.stage.name
+    m, steps = spec.wavelet_settings()[name]
+    d = spec.p["wavelet_models"][m]["dataset"]
+    f = spec.p["wavelet"]["fid"]
+    path, extractor = weights(spec)
+    feats = folder_features(ROOT / f"results/samples/{name}", extractor, f["batch_size"])
+    mu, sigma = statistics(feats)
+    with np.load(ROOT / spec.fidref_file(d)) as ref:
+        score, n_ref = frechet(mu, sigma, ref["mu"], ref["sigma"]), int(ref["n"])
+    out = {"model": m, "steps": steps, "dataset": d, "fid": score, "n_samples": len(feats), "n_reference": n_ref,
+           "reference_split": f["reference_split"], "mode": "clean", "weights": f["weights_label"]}
+    ctx.out(f"{spec.metrics_dir(name)}/fid.json").write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    stage.run("fid", body)

@@ -1,0 +1,37 @@
+"""fidref: reference FID statistics of a prepared split -> results/metrics/fidref/<dataset>.npz
+(mu, sigma of the Inception pool features, clean-fid "clean" mode; the weights file named in params)."""
+import io
+
+import numpy as np
+
+from mrgen import stage
+from mrgen.data.prepared import DataError, Prepared
+from mrgen.io import sha256_file
+from mrgen.metrics.fid import Extractor, array_features, statistics
+from mrgen.spec import ROOT
+
+
+def weights(spec):
+    f = spec.p["wavelet"]["fid"]
+    path = ROOT / spec.raw_dir(f["weights"]) / f["weights_file"]
+    if not path.is_file():
+        raise DataError(f"{path}: missing; run the fetch stage for asset {f['weights']!r} first")
+    return path, Extractor(path, f["weights_format"])
+
+
+def body(ctx):
+    spec, d = ctx.spec, ctx.stage.name
+    f = spec.p["wavelet"]["fid"]
+    images = Prepared.open(ROOT / spec.prepared(d)).split(f["reference_split"])
+    if f["reference_n"] is not None:
+        images = images[:f["reference_n"]]
+    path, extractor = weights(spec)
+    mu, sigma = statistics(array_features(images, extractor, f["batch_size"]))
+    buf = io.BytesIO()
+    np.savez(buf, mu=mu, sigma=sigma, n=len(images))
+    ctx.out(spec.fidref_file(d)).write_bytes(buf.getvalue())
+    ctx.info.update(n_images=len(images), weights=f["weights_label"], weights_sha256=sha256_file(path))
+
+
+if __name__ == "__main__":
+    stage.run("fidref", body)
