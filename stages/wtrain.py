@@ -14,7 +14,7 @@ from mrgen.data.prepared import DataError, Prepared
 from mrgen.models.wavelet import methods
 from mrgen.models.wavelet.gan import count
 from mrgen.spec import ROOT
-from mrgen.train import wavelet as trainer
+from mrgen.models.wavelet import training as trainer
 
 
 def body(ctx):

@@ -234,8 +234,7 @@ def code(*patterns: str) -> list[str]:
 CODE = {
     "fetch": ("stages/fetch.py", "src/mrgen/data/fetch.py"),
     "prepare": ("stages/prepare.py", "src/mrgen/data/**/*.py"),
-    "train": ("stages/train.py", "src/mrgen/models/hvae.py", "src/mrgen/train/loop.py", "src/mrgen/train/dist.py",
-              "src/mrgen/data/**/*.py",
+    "train": ("stages/train.py", "src/mrgen/models/hvae.py", "src/mrgen/train/**/*.py", "src/mrgen/data/**/*.py",
               "src/mrgen/metrics/nll.py"),
     "evaluate": ("stages/evaluate.py", "src/mrgen/models/hvae.py", "src/mrgen/metrics/nll.py",
                  "src/mrgen/data/**/*.py"),
@@ -246,8 +245,7 @@ CODE = {
                "src/mrgen/data/prepared.py"),
     "th2": ("stages/th2.py", "src/mrgen/analysis/theorem2.py", "src/mrgen/models/wavelet/haar.py",
             "src/mrgen/data/prepared.py"),
-    "wtrain": ("stages/wtrain.py", "src/mrgen/models/wavelet/*.py", "src/mrgen/train/wavelet.py",
-               "src/mrgen/train/loop.py", "src/mrgen/data/**/*.py"),
+    "wtrain": ("stages/wtrain.py", "src/mrgen/models/wavelet/*.py", "src/mrgen/train/loop.py", "src/mrgen/data/**/*.py"),
     "wsample": ("stages/wsample.py", "src/mrgen/models/wavelet/*.py"),
     "fidref": ("stages/fidref.py", "src/mrgen/metrics/fid.py", "src/mrgen/data/prepared.py"),
     "fid": ("stages/fid.py", "stages/fidref.py", "src/mrgen/metrics/fid.py"),
@@ -584,7 +582,8 @@ class Spec:
     def report_stage(self, kind: str, e: str) -> Stage:
         """table or figure of experiment e: reads only metrics files and the describe tables."""
         inputs = self.experiment_inputs(e) + [self.describe_csv(p) for p in sorted(self.raw["presets"])]
-        params = [self.key("experiments", e, k) for k in ("kind", "caption", "metric", "panels")]
+        keys = ("kind", "caption", "panels") + (() if self.p["experiments"][e]["kind"] in VARIANT_SECTION else ("metric",))
+        params = [self.key("experiments", e, k) for k in keys]
         params += [f"published.{e}"] if e in self.raw["published"] else []
         if kind == "figure":
             params.append(self.key("experiments", e, "figure"))
