@@ -6,6 +6,7 @@ parameter counts and ms/image; the FIDs of Table 1 and the curves of Figs 4-6 ar
 from __future__ import annotations
 
 import json
+import textwrap
 
 import matplotlib
 
@@ -122,6 +123,13 @@ def _axes(n: int, fig: dict):
     return f, axes[0]
 
 
+def _finish(f, caption: str):
+    """Wrapped caption above the panels; layout so that no label is clipped."""
+    f.suptitle("\n".join(textwrap.wrap(caption, int(f.get_figwidth() * 15))), fontsize=7)
+    f.tight_layout()
+    return f
+
+
 def w4_figure(rows: list[dict], caption: str, fig: dict):
     """FID against reverse-diffusion steps per diffusion model, one line per method."""
     panel_ids = list(dict.fromkeys(r["panel"] for r in rows))
@@ -132,13 +140,13 @@ def w4_figure(rows: list[dict], caption: str, fig: dict):
             pts = sorted((r["steps"], r["fid"]) for r in pr if r["variant"] == v)
             ax.plot([a for a, _ in pts], [b for _, b in pts], "o-", label=v.upper())
         ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted({r["steps"] for r in pr}), labels=[str(n) for n in sorted({r["steps"] for r in pr})])
         ax.set_xlabel("reverse-diffusion steps per diffusion model\n(WMGM adds 1 generator pass per level)", fontsize=7)
         ax.set_ylabel("FID (clean-fid)")
         ax.set_title(pr[0]["panel_label"], fontsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    f.suptitle(caption, fontsize=7)
-    return f
+    return _finish(f, caption)
 
 
 def w5_figure(rows: list[dict], caption: str, fig: dict):
@@ -147,14 +155,15 @@ def w5_figure(rows: list[dict], caption: str, fig: dict):
         pr = sorted((r for r in rows if r["panel"] == p), key=lambda r: r["scale"])
         for ax, key in zip(axes, ("kl", "kl_per_dim")):
             ax.plot([r["scale"] for r in pr], [r[key] for r in pr], "o-", label=pr[0]["panel_label"])
+    scales = sorted({r["scale"] for r in rows})
     for ax, label in zip(axes, ("KL (nats)", "KL per dimension")):
         ax.set_xlabel("scale j (LL band of level j)")
         ax.set_ylabel(label)
         ax.set_yscale("log")
+        ax.set_xticks(scales)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
-    f.suptitle(caption, fontsize=7)
-    return f
+    return _finish(f, caption)
 
 
 def w6_figure(rows: list[dict], caption: str, fig: dict):
@@ -166,33 +175,39 @@ def w6_figure(rows: list[dict], caption: str, fig: dict):
             e = np.asarray(r["edges"])
             centers, dens = (e[1:] + e[:-1]) / 2, np.asarray(r["density"])
             keep = dens > 0
-            ax.plot(centers[keep], dens[keep], label=f"{r['panel']} j={r['scale']} (kurt {r['kurtosis']:.1f})", lw=1)
+            ax.plot(centers[keep], dens[keep], label=f"{r['panel_label']}, j={r['scale']} (kurtosis {r['kurtosis']:.1f})", lw=1)
         x = np.linspace(r["edges"][0], r["edges"][-1], 200)
         ax.plot(x, np.exp(-x ** 2 / 2) / np.sqrt(2 * np.pi), "k--", lw=1, label="N(0, 1)")
         ax.set_yscale("log")
+        ax.set_ylim(bottom=1e-5)
         ax.set_xlabel(f"{band} coefficient / std")
         ax.set_title(f"band {band}", fontsize=8)
         ax.legend(fontsize=5)
     axes[0].set_ylabel("density")
-    f.suptitle(caption, fontsize=7)
-    return f
+    return _finish(f, caption)
 
 
 def th2_figure(rows: list[dict], caption: str, fig: dict):
+    """Errors per level on a log axis; exact zeros (level 1 is a single Haar step) drawn at the floor as open markers."""
     f, axes = _axes(2, fig)
     for ax, dtype in zip(axes, ("float64", "float32")):
+        nonzero = [r[k] for r in rows if r["dtype"] == dtype for k in ("ll_error", "proj_error") if r[k] > 0]
+        floor = min(nonzero) / 10 if nonzero else 1e-18
         for src in ("random", "real"):
             pr = sorted((r for r in rows if r["source"] == src and r["dtype"] == dtype), key=lambda r: r["level"])
-            for key, style in (("ll_error", "o-"), ("proj_error", "s--")):
-                ax.plot([r["level"] for r in pr], [max(r[key], 1e-18) for r in pr], style, label=f"{src}: {key}")
+            for key, style, name in (("ll_error", "o-", "LL_j vs 2^j pool"), ("proj_error", "s--", "P_j vs lift(pool)")):
+                line, = ax.plot([r["level"] for r in pr], [max(r[key], floor) for r in pr], style, label=f"{src}: {name}")
+                zeros = [r["level"] for r in pr if r[key] == 0]
+                ax.plot(zeros, [floor] * len(zeros), style[0], mfc="white", color=line.get_color())
+        ax.axhline(floor, color="grey", lw=0.5, ls=":", label="open marker on this line: exactly 0")
         ax.set_yscale("log")
         ax.set_xlabel("level j")
+        ax.set_xticks(sorted({r["level"] for r in rows}))
         ax.set_title(dtype, fontsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=5)
     axes[0].set_ylabel("relative error")
-    f.suptitle(caption, fontsize=6)
-    return f
+    return _finish(f, caption)
 
 
 FIGURES = {"w4": w4_figure, "w5": w5_figure, "w6": w6_figure, "th2": th2_figure}
