@@ -21,7 +21,7 @@ import torch  # noqa: E402
 from cleanfid import fid as cleanfid  # noqa: E402
 
 from mrgen.data.prepared import Prepared  # noqa: E402
-from mrgen.metrics.fid import Extractor, array_features, folder_features, frechet, statistics, write_pngs  # noqa: E402
+from mrgen.metrics.fid import array_features, folder_features, frechet, statistics, weights, write_pngs  # noqa: E402
 from mrgen.spec import load  # noqa: E402
 
 
@@ -34,8 +34,7 @@ def main():
     ref = Prepared.open(ROOT / spec.prepared(d)).split(f["reference_split"])
     ref = ref[:f["reference_n"]] if f["reference_n"] is not None else ref
     samples = ROOT / f"results/samples/{name}"
-    extractor = Extractor(ROOT / spec.raw_dir(f["weights"]) / f["weights_file"], f["weights_format"])
-    torch.set_num_threads(torch.get_num_threads())
+    _, extractor = weights(ROOT, spec.raw_dir(f["weights"]), f)
 
     t0 = time.perf_counter()
     mu_r, s_r = statistics(array_features(ref, extractor, f["batch_size"]))

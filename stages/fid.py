@@ -5,9 +5,8 @@ import json
 import numpy as np
 
 from mrgen import stage
-from mrgen.metrics.fid import folder_features, frechet, statistics
+from mrgen.metrics.fid import folder_features, frechet, statistics, weights
 from mrgen.spec import ROOT
-from stages.fidref import weights
 
 
 def body(ctx):
@@ -15,7 +14,7 @@ def body(ctx):
     m, steps = spec.wavelet_settings()[name]
     d = spec.p["wavelet_models"][m]["dataset"]
     f = spec.p["wavelet"]["fid"]
-    path, extractor = weights(spec)
+    _, extractor = weights(ROOT, spec.raw_dir(f["weights"]), f)
     feats = folder_features(ROOT / f"results/samples/{name}", extractor, f["batch_size"])
     mu, sigma = statistics(feats)
     with np.load(ROOT / spec.fidref_file(d)) as ref:

@@ -5,18 +5,10 @@ import io
 import numpy as np
 
 from mrgen import stage
-from mrgen.data.prepared import DataError, Prepared
+from mrgen.data.prepared import Prepared
 from mrgen.io import sha256_file
-from mrgen.metrics.fid import Extractor, array_features, statistics
+from mrgen.metrics.fid import array_features, statistics, weights
 from mrgen.spec import ROOT
-
-
-def weights(spec):
-    f = spec.p["wavelet"]["fid"]
-    path = ROOT / spec.raw_dir(f["weights"]) / f["weights_file"]
-    if not path.is_file():
-        raise DataError(f"{path}: missing; run the fetch stage for asset {f['weights']!r} first")
-    return path, Extractor(path, f["weights_format"])
 
 
 def body(ctx):
@@ -25,7 +17,7 @@ def body(ctx):
     images = Prepared.open(ROOT / spec.prepared(d)).split(f["reference_split"])
     if f["reference_n"] is not None:
         images = images[:f["reference_n"]]
-    path, extractor = weights(spec)
+    path, extractor = weights(ROOT, spec.raw_dir(f["weights"]), f)
     mu, sigma = statistics(array_features(images, extractor, f["batch_size"]))
     buf = io.BytesIO()
     np.savez(buf, mu=mu, sigma=sigma, n=len(images))

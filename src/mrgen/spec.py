@@ -248,7 +248,7 @@ CODE = {
     "wtrain": ("stages/wtrain.py", "src/mrgen/models/wavelet/*.py", "src/mrgen/train/loop.py", "src/mrgen/data/**/*.py"),
     "wsample": ("stages/wsample.py", "src/mrgen/models/wavelet/*.py"),
     "fidref": ("stages/fidref.py", "src/mrgen/metrics/fid.py", "src/mrgen/data/prepared.py"),
-    "fid": ("stages/fid.py", "stages/fidref.py", "src/mrgen/metrics/fid.py"),
+    "fid": ("stages/fid.py", "src/mrgen/metrics/fid.py"),
     "table": ("stages/table.py", "src/mrgen/report/tables.py", "src/mrgen/report/collect.py",
               "src/mrgen/report/wavelet.py"),
     "figure": ("stages/figure.py", "src/mrgen/report/figures.py", "src/mrgen/report/collect.py",

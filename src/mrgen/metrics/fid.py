@@ -42,6 +42,15 @@ class Extractor:
         return self.call(x.to(self.device))
 
 
+def weights(root: Path, raw_dir: str, fid: dict) -> tuple[Path, Extractor]:
+    """The weights file named by params `wavelet.fid` in the fetched asset folder, and its extractor."""
+    from mrgen.data.prepared import DataError
+    path = root / raw_dir / fid["weights_file"]
+    if not path.is_file():
+        raise DataError(f"{path}: missing; run the fetch stage for asset {fid['weights']!r} first")
+    return path, Extractor(path, fid["weights_format"])
+
+
 def folder_features(folder: Path, extractor, batch_size: int, device: str = "cpu") -> np.ndarray:
     """Features of every image file in a folder, through clean-fid's own loader and resizer."""
     from cleanfid import fid
