@@ -1,20 +1,22 @@
-# Snakemake entry point: the same DAG as dvc.yaml, built from params.yaml through mrgen.spec.
-#   snakemake --profile workflow/profiles/local      (this machine)
-#   snakemake --profile workflow/profiles/slurm      (a Slurm cluster)
-# The preset is params.yaml's `preset:` key (switch it with `python -m stages.preset NAME`).
-# Requires the project's environment (README: scripts/setup.sh). The library comes from this checkout.
-import sys
+# Snakemake entry point: the same PIPELINE as dvc.yaml, one rule per stage kind, generated from the stage
+# registry (mrgen.registry) in workflow/rules/stages.smk.
+#   snakemake --profile workflow/profiles/local                          the default preset (params.yaml)
+#   snakemake --profile workflow/profiles/local --config preset=paper    another preset, side by side
+#   snakemake --profile workflow/profiles/slurm                          on a Slurm cluster (preset paper)
+# Requires the project's environment (README: scripts/setup.sh installs `mrgen` from this checkout).
+from snakemake.utils import min_version, validate
 
-sys.path.insert(0, f"{workflow.basedir}/src")
+min_version("9.0")
 
-include: "workflow/rules/common.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/hvae.smk"
-include: "workflow/rules/wavelet.smk"
-include: "workflow/rules/report.smk"
+configfile: "params.yaml"
+
+
+validate(config, "workflow/schemas/params.schema.json")
+
+include: "workflow/rules/stages.smk"
 
 
 rule all:
     input:
-        [o.path for s in SPEC.stages() for o in s.outs],
+        PIPELINE.targets(),
     default_target: True

@@ -1,17 +1,16 @@
 """describe: every run of a preset as CSV `run,dataset,model,params,stochastic_depth,kind,model_name`
 (models built on the meta device, nothing trained): HVAE runs (kind hvae), and each part of each wavelet
 model (kind wavelet, run `<model>-<part>`, model = its network; a GAN part counts the generator only).
-Prints to stdout, or with --output is the DAG stage describe@PRESET."""
-import argparse
+`mrgen describe --preset P` prints it; the DAG stage describe@P writes results/<dag preset>/describe/P.csv."""
 import csv
 import io
 
 import torch
 
-from mrgen import stage
 from mrgen.models.hvae import VAE, HVAEConfig, count_params
 from mrgen.models.wavelet import methods
-from mrgen.spec import Spec, load
+from mrgen.config.spec import Spec
+from mrgen.registry import wavelet_parts
 
 FIELDS = ("run", "dataset", "model", "params", "stochastic_depth", "kind", "model_name")
 
@@ -24,7 +23,7 @@ def describe(spec: Spec) -> str:
         for r, run in spec.p["runs"].items():
             m = VAE(HVAEConfig.from_dict(spec.model_config(r)))
             w.writerow([r, run["dataset"], run["model"], count_params(m), m.stochastic_depth, "hvae", r])
-        for name, (model, part) in spec.wavelet_parts().items():
+        for name, (model, part) in wavelet_parts(spec).items():
             wm = spec.p["wavelet_models"][model]
             ds = spec.p["datasets"][wm["dataset"]]
             net = wm["parts"][part]["net"]
@@ -33,24 +32,11 @@ def describe(spec: Spec) -> str:
     return buf.getvalue()
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m stages.describe", description=__doc__)
-    ap.add_argument("--preset", required=True)
-    ap.add_argument("--output", help="write CSV here plus a provenance record (the DAG stage)")
-    args = ap.parse_args(argv)
-
-    def go():
-        spec = load(preset=args.preset)
-        if not args.output:
-            print(describe(spec), end="")
-            return
-        dag = load()          # the instance belongs to the DAG of the selected preset
-
-        def body(ctx):
-            ctx.out(args.output).write_text(describe(spec))
-        stage.execute(dag, "describe", args.preset, body)
-    stage.guarded(go)
+def show(spec: Spec) -> None:
+    """`mrgen describe --preset P`: print the counts."""
+    print(describe(spec), end="")
 
 
-if __name__ == "__main__":
-    main()
+def body(ctx):
+    """describe@P in a DAG: the counts of preset P (the DAG's own, or the paper-scale reference)."""
+    ctx.out(ctx.spec.paths.describe_csv(ctx.stage.name)).write_text(describe(ctx.spec.for_preset(ctx.stage.name)))

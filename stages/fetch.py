@@ -4,17 +4,13 @@ DVC-tracked).
 Files come from data/downloads/<dataset>/ (downloaded there, copied there from a pinned package, or
 placed there by the user); see mrgen.data.fetch.
 """
-from mrgen import stage
 from mrgen.data.fetch import downloads_dir, fetch_raw
-from mrgen.spec import ROOT
+from mrgen.paths import ROOT
 
 
 def body(ctx):
     name = ctx.stage.name
     p = ctx.spec.p
     raw = (p["datasets"][name] if name in p["datasets"] else p["assets"][name])["raw"]
-    ctx.info["files"] = fetch_raw(name, raw, downloads_dir(ROOT, name), ctx.out(ctx.spec.raw_dir(name)))
+    ctx.info["files"] = fetch_raw(name, raw, downloads_dir(ROOT, name), ctx.out(ctx.spec.paths.raw_dir(name)))
 
-
-if __name__ == "__main__":
-    stage.run("fetch", body)

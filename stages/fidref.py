@@ -4,26 +4,22 @@ import io
 
 import numpy as np
 
-from mrgen import stage
 from mrgen.data.prepared import Prepared
 from mrgen.io import sha256_file
 from mrgen.metrics.fid import array_features, statistics, weights
-from mrgen.spec import ROOT
+from mrgen.paths import ROOT
 
 
 def body(ctx):
     spec, d = ctx.spec, ctx.stage.name
     f = spec.p["wavelet"]["fid"]
-    images = Prepared.open(ROOT / spec.prepared(d)).split(f["reference_split"])
+    images = Prepared.open(ROOT / spec.paths.prepared(d)).split(f["reference_split"])
     if f["reference_n"] is not None:
         images = images[:f["reference_n"]]
-    path, extractor = weights(ROOT, spec.raw_dir(f["weights"]), f)
+    path, extractor = weights(ROOT, spec.paths.raw_dir(f["weights"]), f)
     mu, sigma = statistics(array_features(images, extractor, f["batch_size"]))
     buf = io.BytesIO()
     np.savez(buf, mu=mu, sigma=sigma, n=len(images))
-    ctx.out(spec.fidref_file(d)).write_bytes(buf.getvalue())
+    ctx.out(spec.paths.fidref_file(d)).write_bytes(buf.getvalue())
     ctx.info.update(n_images=len(images), weights=f["weights_label"], weights_sha256=sha256_file(path))
 
-
-if __name__ == "__main__":
-    stage.run("fidref", body)

@@ -1,5 +1,4 @@
 """figure: an experiment's metrics, state traces or samples -> results/figures/<id>.{png,pdf}."""
-from mrgen import stage
 from mrgen.report.collect import rows, samples, states
 from mrgen.report.figures import f4_figure, f5_figure, f6_figure, save
 from mrgen.report.wavelet import FIGURES as WAVELET_FIGURES, ROWS
@@ -13,8 +12,5 @@ def body(ctx):
     ex = ctx.spec.p["experiments"][e]
     collect, draw = FIGURES[ex["kind"]]
     save(draw(collect(ctx.spec, e), ex["caption"], ex["figure"]),
-         ctx.out(f"results/figures/{e}.png"), ctx.out(f"results/figures/{e}.pdf"), ex["figure"]["dpi"])
+         ctx.out(ctx.spec.paths.figure(e, "png")), ctx.out(ctx.spec.paths.figure(e, "pdf")), ex["figure"]["dpi"])
 
-
-if __name__ == "__main__":
-    stage.run("figure", body)

@@ -1,18 +1,14 @@
 """prepare: data/raw/<dataset>/ -> data/prepared/<dataset>/{train,val,test}.npy + meta.json."""
-from mrgen import stage
 from mrgen.data.sources import prepare_dataset
 from mrgen.io import sha256_path
-from mrgen.spec import ROOT
+from mrgen.paths import ROOT
 
 
 def body(ctx):
     name = ctx.stage.name
     ds = ctx.spec.p["datasets"][name]
-    raw_dir = ROOT / ctx.spec.raw_dir(name)
+    raw_dir = ROOT / ctx.spec.paths.raw_dir(name)
     raw = {n: sha256_path(raw_dir / n) for n in ds["raw"]["files"]}     # meta reaches the raw bytes
-    meta = prepare_dataset(name, ds, raw_dir, ctx.out(ctx.spec.prepared(name)), raw)
+    meta = prepare_dataset(name, ds, raw_dir, ctx.out(ctx.spec.paths.prepared(name)), raw)
     ctx.info.update(seed=ds["split"]["seed"], counts=meta["counts"], index_sha256=meta["index_sha256"])
 
-
-if __name__ == "__main__":
-    stage.run("prepare", body)

@@ -1,5 +1,4 @@
 """table: an experiment's metrics -> results/tables/<id>.{md,csv,tex} (paper value, ours, difference)."""
-from mrgen import stage
 from mrgen.report.collect import baselines, rows
 from mrgen.report.tables import BASELINE_COLUMNS, COLUMNS, csv_text, latex, markdown
 from mrgen.report.wavelet import ROWS
@@ -15,10 +14,7 @@ def body(ctx):
         caption = "Published baselines (the paper's Table 1 rows for other models), printed as reported"
         md += "\n" + markdown(published, caption, BASELINE_COLUMNS)
         tex += latex(published, caption, BASELINE_COLUMNS)
-    ctx.out(f"results/tables/{e}.md").write_text(md)
-    ctx.out(f"results/tables/{e}.csv").write_text(csv_text(table))
-    ctx.out(f"results/tables/{e}.tex").write_text(tex)
+    ctx.out(ctx.spec.paths.table(e, "md")).write_text(md)
+    ctx.out(ctx.spec.paths.table(e, "csv")).write_text(csv_text(table))
+    ctx.out(ctx.spec.paths.table(e, "tex")).write_text(tex)
 
-
-if __name__ == "__main__":
-    stage.run("table", body)

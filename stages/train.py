@@ -1,4 +1,4 @@
-"""train: one run -> models/<run>/{model.pt, ema.pt, curve.csv}; resumable state in work/<run>/.
+"""train: one run -> models/<preset>/<run>/{model.pt, ema.pt, curve.csv}; resumable state in work/<preset>/<run>/.
 
 With `training.gpus: N > 1` the stage relaunches itself as N torchrun workers (DDP); rank 0 writes."""
 import csv
@@ -8,18 +8,20 @@ from dataclasses import asdict
 
 import torch
 
-from mrgen import stage
 from mrgen.data.loader import Batches
 from mrgen.data.prepared import DataError, Prepared
 from mrgen.models.hvae import HVAEConfig, count_params
-from mrgen.spec import ROOT
+from mrgen.paths import ROOT
 from mrgen.train import dist as distributed
 from mrgen.train.loop import CURVE_FIELDS, train
+from mrgen.train.resume import discard_resumable
 
 
-def launch(spec, name, argv):
-    n = spec.p["training"][spec.run(name)["training"]]["gpus"]
-    return distributed.relaunch(n, "stages.train", argv) if n > 1 and not distributed.under_launcher() else None
+def launch(ctx):
+    """With training.gpus > 1: run this stage as that many torchrun workers; None: run it here."""
+    n = ctx.stage.resources.gpus
+    argv = ["train", "--preset", ctx.spec.preset, ctx.stage.name]
+    return distributed.relaunch(n, "mrgen", argv) if n > 1 else None
 
 
 def body(ctx):
@@ -27,7 +29,7 @@ def body(ctx):
     run = spec.run(name)
     t = spec.p["training"][run["training"]]
     cfg = HVAEConfig.from_dict(spec.model_config(name))
-    data = Prepared.open(ROOT / spec.prepared(run["dataset"]))
+    data = Prepared.open(ROOT / spec.paths.prepared(run["dataset"]))
     if data.meta["shape"] != [cfg.image_size, cfg.image_size, cfg.image_channels]:
         raise DataError(f"{data.root}/meta.json: shape {data.meta['shape']} does not match the model's "
                         f"{[cfg.image_size, cfg.image_size, cfg.image_channels]}")
@@ -38,25 +40,22 @@ def body(ctx):
                           world=dist.world, dynamic=True)
         val_b = Batches(data.split("val"), data.meta, t["batch_size"])
         fingerprint = hashlib.sha256(json.dumps([ctx.inputs, ctx.params], sort_keys=True).encode()).hexdigest()
-        work = ROOT / spec.work_dir(name)
+        work = ROOT / spec.paths.work_dir(name)
         model, ema, state = train(cfg, t, train_b, val_b, work, fingerprint, run["seed"], dist)
     finally:
         distributed.teardown()
     if not dist.main:
         return
-    md = spec.model_dir(name)
+    md = spec.paths.model_dir(name)
     for key, net in (("model.pt", model), ("ema.pt", ema)):
         torch.save({"config": asdict(cfg), "state_dict": net.state_dict(), "step": state.step}, ctx.out(f"{md}/{key}"))
     with open(ctx.out(f"{md}/curve.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, CURVE_FIELDS)
         w.writeheader()
         w.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in state.curve)
-    (work / "latest.pt").unlink(missing_ok=True)     # finished: a rerun must train afresh
+    ctx.after_commit.append(lambda: discard_resumable(work))    # finished: a rerun must train afresh
     ctx.info.update(seed=run["seed"], device=dist.device, world_size=dist.world,
                     global_batch=t["batch_size"] * dist.world, precision=t["precision"],
                     grad_checkpoint=t["grad_checkpoint"], steps=state.step, skipped_steps=state.skipped,
                     n_params=count_params(model), stochastic_depth=model.stochastic_depth)
 
-
-if __name__ == "__main__":
-    stage.run("train", body, launch=launch)

@@ -6,12 +6,12 @@ import time
 
 import torch
 
-from mrgen import stage
 from mrgen.metrics.fid import write_pngs
 from mrgen.models.wavelet import methods
 from mrgen.models.wavelet.gan import GANConfig, count
 from mrgen.models.wavelet.unet import UNetConfig
-from mrgen.spec import ROOT
+from mrgen.paths import ROOT
+from mrgen.registry import wavelet_settings
 
 
 def load_part(path):
@@ -24,15 +24,15 @@ def load_part(path):
 
 def body(ctx):
     spec, name = ctx.spec, ctx.stage.name
-    m, steps = spec.wavelet_settings()[name]
+    m, steps = wavelet_settings(spec)[name]
     wm, w = spec.p["wavelet_models"][m], spec.p["wavelet"]
     ds = spec.p["datasets"][wm["dataset"]]
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    nets = {part: load_part(ROOT / spec.model_dir(f"{m}-{part}") / "ema.pt").to(device) for part in wm["parts"]}
+    nets = {part: load_part(ROOT / spec.paths.model_dir(f"{m}-{part}") / "ema.pt").to(device) for part in wm["parts"]}
     std = None if wm["method"] == "sgm" else methods.Standardiser(
-        json.loads((ROOT / spec.wstats_file(wm["dataset"])).read_text()))
+        json.loads((ROOT / spec.paths.wstats_file(wm["dataset"])).read_text()))
     gen = torch.Generator(device=device).manual_seed(w["seed"])
-    folder = ctx.out(f"results/samples/{name}")
+    folder = ctx.out(spec.paths.samples_dir(name))
     folder.mkdir(parents=True, exist_ok=True)
     total, done = 0.0, 0
     while done < w["samples"]:
@@ -53,9 +53,6 @@ def body(ctx):
               "images": done, "ms_per_image": 1000 * total / done, "batch": w["sample_batch"],
               "device": torch.cuda.get_device_name() if device == "cuda" else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
               "params": sum(count(n) for n in nets.values())}
-    ctx.out(f"{spec.metrics_dir(name)}/timing.json").write_text(json.dumps(timing, indent=2, sort_keys=True) + "\n")
+    ctx.out(f"{spec.paths.metrics_dir(name)}/timing.json").write_text(json.dumps(timing, indent=2, sort_keys=True) + "\n")
     ctx.info.update(seed=w["seed"], device=timing["device"])
 
-
-if __name__ == "__main__":
-    stage.run("wsample", body)

@@ -1,32 +1,33 @@
 """wtrain: one part of a wavelet-paper model -> models/<model>-<part>/{model.pt, ema.pt, curve.csv}.
 
 Score parts train by denoising score matching (SGM on images, WSGM / WMGM on standardised Haar bands);
-the gan part trains WMGM's shared generator against its discriminator. Resumable from work/<name>/."""
+the gan part trains WMGM's shared generator against its discriminator. Resumable from work/<preset>/<name>/."""
 import csv
 import hashlib
 import json
 
 import torch
 
-from mrgen import stage
 from mrgen.data.loader import Batches
 from mrgen.data.prepared import DataError, Prepared
 from mrgen.models.wavelet import methods
 from mrgen.models.wavelet.gan import count
-from mrgen.spec import ROOT
+from mrgen.paths import ROOT
+from mrgen.registry import wavelet_parts
+from mrgen.train.resume import discard_resumable
 from mrgen.models.wavelet import training as trainer
 
 
 def body(ctx):
     spec, name = ctx.spec, ctx.stage.name
-    m, part = spec.wavelet_parts()[name]
+    m, part = wavelet_parts(spec)[name]
     wm = spec.p["wavelet_models"][m]
     ds = spec.p["datasets"][wm["dataset"]]
     net_params = spec.p["wavelet_nets"][wm["parts"][part]["net"]]
     t = spec.p["wavelet_training"][wm["parts"][part]["training"]]
     w = spec.p["wavelet"]
     cfg = methods.net_config(part, net_params, ds["image_size"], ds["channels"], wm["levels"])
-    data = Prepared.open(ROOT / spec.prepared(wm["dataset"]))
+    data = Prepared.open(ROOT / spec.paths.prepared(wm["dataset"]))
     if data.meta["shape"] != [ds["image_size"], ds["image_size"], ds["channels"]]:
         raise DataError(f"{data.root}/meta.json: shape {data.meta['shape']} does not match params "
                         f"{[ds['image_size'], ds['image_size'], ds['channels']]}")
@@ -35,7 +36,7 @@ def body(ctx):
     batches = Batches(data.split("train"), {**data.meta, "likelihood": "dmol", "input_shift": 0.0, "input_scale": 1.0},
                       t["batch_size"], seed=seed)
     fingerprint = hashlib.sha256(json.dumps([ctx.inputs, ctx.params], sort_keys=True).encode()).hexdigest()
-    work = ROOT / spec.work_dir(name)
+    work = ROOT / spec.paths.work_dir(name)
     torch.manual_seed(seed)
     net = methods.build(cfg)
     if part == "gan":
@@ -43,11 +44,11 @@ def body(ctx):
         fields = trainer.GAN_FIELDS
     else:
         std = None if part == "full" else methods.Standardiser(
-            json.loads((ROOT / spec.wstats_file(wm["dataset"])).read_text()))
+            json.loads((ROOT / spec.paths.wstats_file(wm["dataset"])).read_text()))
         net, ema, state = trainer.train_score(part, net, batches, t, wm["levels"], std, w["horizon"], w["schedule"],
                                               work, fingerprint, seed)
         fields = trainer.SCORE_FIELDS
-    md = spec.model_dir(name)
+    md = spec.paths.model_dir(name)
     for key, module in (("model.pt", net), ("ema.pt", ema)):
         torch.save({"part": part, "method": wm["method"], "config": cfg.as_dict(), "state_dict": module.state_dict(),
                     "step": state.step}, ctx.out(f"{md}/{key}"))
@@ -55,9 +56,6 @@ def body(ctx):
         wr = csv.DictWriter(f, fields)
         wr.writeheader()
         wr.writerows(state.curve)
-    (work / "latest.pt").unlink(missing_ok=True)
+    ctx.after_commit.append(lambda: discard_resumable(work))    # finished: a rerun must train afresh
     ctx.info.update(seed=seed, device="cpu", steps=state.step, n_params=count(net))
 
-
-if __name__ == "__main__":
-    stage.run("wtrain", body)

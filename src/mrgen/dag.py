@@ -1,22 +1,29 @@
-"""dvc.yaml generated from the spec: `foreach` over the preset's datasets and runs, explicit stages for
-Fig 5 state traces, Fig 6 samples, the wavelet paper's stages (assets, statistics, Theorem 2, training of
-each part, sampling, FID), the describe tables and each experiment's table and figure.
-
-Templates come from the same builders as the concrete instances (spec.*_stage called with DVC's
-`${key}` / `${item.x}` placeholders), so both engines get one command and one set of paths.
-"""
+"""Both engines' DAGs from the registry: dvc.yaml per preset (one explicit stage per instance, no
+`foreach` over raw params) and the pieces the Snakefile's one-rule-per-kind loop needs."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import yaml
 
-from mrgen.spec import Spec, Stage
+from mrgen.config.spec import Spec
+from mrgen.paths import ROOT, Paths
+from mrgen.registry import KINDS, Kind, Stage, stages
 
-HEADER = ("# GENERATED from params.yaml by `python -m stages.preset {preset}`; do not edit by hand.\n"
-          "# tests/test_dag.py checks that it is fresh and that DVC and Snakemake see the same DAG.\n")
+HEADER = ("# GENERATED from params.yaml by `mrgen dag` (the stage registry, mrgen.registry); do not edit.\n"
+          "# Preset {preset}. tests/test_dag.py checks that it is fresh and that Snakemake sees the same DAG.\n")
 
 
-def _body(st: Stage) -> dict:
-    d: dict = {"cmd": st.cmd, "deps": list(st.deps)}
+def dvc_name(st: Stage) -> str:
+    return f"{st.kind}-{st.name}"
+
+
+def _body(st: Stage, wdir: str | None) -> dict:
+    d: dict = {"cmd": st.cmd}
+    if wdir:
+        d["wdir"] = wdir
+    d["deps"] = list(st.deps)
     if st.params:
         d["params"] = list(st.params)
     for kind, key in (("out", "outs"), ("metric", "metrics"), ("plot", "plots")):
@@ -26,28 +33,76 @@ def _body(st: Stage) -> dict:
     return d
 
 
+def dvc_file(spec: Spec) -> str:
+    """Where this preset's dvc.yaml lives, relative to the repository root."""
+    return Paths.dvc_yaml(spec.preset, spec.params.preset)
+
+
 def dvc_yaml(spec: Spec) -> dict:
-    pre = f"presets.{spec.preset}"
-    stages = {
-        "fetch": {"foreach": f"${{{pre}.datasets}}", "do": _body(spec.fetch_stage("${key}"))},
-        "prepare": {"foreach": f"${{{pre}.datasets}}", "do": _body(spec.prepare_stage("${key}"))},
-        "train": {"foreach": f"${{{pre}.runs}}", "do": _body(spec.train_stage(
-            "${key}", "${item.dataset}", "${item.model}", "${item.training}"))},
-        "evaluate": {"foreach": f"${{{pre}.runs}}", "do": _body(spec.evaluate_stage("${key}", "${item.dataset}"))},
-    }
-    for r in spec.runs_of_kind("f5"):
-        stages[f"states-{r}"] = _body(spec.states_stage(r, spec.run(r)["dataset"]))
-    for r in spec.runs_of_kind("f6"):
-        stages[f"sample-{r}"] = _body(spec.sample_stage(r))
-    for st in spec.wavelet_stages():
-        stages[f"{st.kind}-{st.name}"] = _body(st)
-    for p in spec.raw["presets"]:
-        stages[f"describe-{p}"] = _body(spec.describe_stage(p))
-    for e in spec.p["experiments"]:
-        for kind in spec.report_kinds(e):
-            stages[f"{kind}-{e}"] = _body(spec.report_stage(kind, e))
-    return {"stages": stages}
+    depth = len(Path(dvc_file(spec)).parts) - 1
+    wdir = "/".join([".."] * depth) or None
+    return {"stages": {dvc_name(st): _body(st, wdir) for st in stages(spec)}}
 
 
 def render(spec: Spec) -> str:
     return HEADER.format(preset=spec.preset) + yaml.safe_dump(dvc_yaml(spec), sort_keys=False, width=120)
+
+
+def generated(spec: Spec) -> dict[str, str]:
+    """Every generated file (path relative to the root -> text): each preset's dvc.yaml and the schema."""
+    from mrgen.config.export import schema_text  # noqa: PLC0415
+    out = {dvc_file(spec.for_preset(p)): render(spec.for_preset(p)) for p in spec.raw["presets"]}
+    out["workflow/schemas/params.schema.json"] = schema_text()
+    return out
+
+
+def stale(spec: Spec, root: Path = ROOT) -> list[str]:
+    return [f for f, text in generated(spec).items()
+            if not (root / f).is_file() or (root / f).read_text() != text]
+
+
+# ---------------------------------------------------------------- Snakemake: one rule per stage kind
+class SnakemakeDAG:
+    """What the Snakefile's rule loop asks: per kind, the instances, output pattern, log pattern,
+    inputs, params, resources and command of `{name}`."""
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.instances = {(st.kind, st.name): st for st in stages(spec)}
+
+    def kinds(self) -> list[Kind]:
+        """Kinds with at least one instance in this preset."""
+        return [k for k in KINDS.values() if any(kind == k.name for kind, _ in self.instances)]
+
+    def names(self, kind: str) -> str:
+        """Wildcard constraint: exactly this preset's instances of the kind."""
+        return "|".join(sorted(n for k, n in self.instances if k == kind))
+
+    def outputs(self, kind: str) -> list[tuple[str, bool]]:
+        return [(o.path, o.directory) for o in KINDS[kind].outs(self.spec.paths, "{name}")]
+
+    def log(self, kind: str) -> str:
+        return self.spec.paths.log(kind, "{name}")
+
+    def shell(self, kind: str) -> str:
+        """The command of instance {wildcards.name}; names are validated and contain no shell specials."""
+        return f"mrgen {kind} --preset {self.spec.preset} {{wildcards.name:q}}"
+
+    def inputs(self, kind: str):
+        return lambda wc: self.instances[(kind, wc.name)].deps
+
+    def params_json(self, kind: str):
+        """The stage's resolved params as one string, so Snakemake's params trigger sees any change."""
+        def f(wc):
+            st = self.instances[(kind, wc.name)]
+            return json.dumps({k: self.spec.lookup(k) for k in st.params}, sort_keys=True)
+        return f
+
+    def resource(self, kind: str, field: str):
+        return lambda wc: getattr(self.instances[(kind, wc.name)].resources, field)
+
+    def threads(self, kind: str):
+        return lambda wc: self.instances[(kind, wc.name)].resources.cpus
+
+    def targets(self) -> list[str]:
+        return [o.path for st in self.instances.values() for o in st.outs]

@@ -59,3 +59,69 @@ def sha256_path(path: str | Path) -> str:
 def progress(iterable, **kw):
     """tqdm that refreshes often on a terminal and rarely in a log file (Slurm, DVC, CI)."""
     return tqdm(iterable, mininterval=0.5 if sys.stderr.isatty() else 30, file=sys.stderr, **kw)
+
+
+def short_reason(e: BaseException, limit: int = 120) -> str:
+    """`Type: first sentence of the message`, shortened: the reason part of a one-line error."""
+    lines = [s.strip() for s in str(e).splitlines() if s.strip()]
+    first = lines[0].split(". ")[0] if lines else ""
+    kind = type(e).__name__
+    if kind.islower():                          # struct.error, socket.timeout, ...
+        kind = f"{type(e).__module__.lstrip('_')}.{kind}"
+    text = f"{kind}: {first}" if first else kind
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def read_torch(path: str | Path, required_keys=(), map_location=None) -> tuple[dict | None, str | None]:
+    """torch.load a dict (weights_only: no code is unpickled); returns (dict, None), or (None, short reason)
+    when the file is missing, unreadable (truncated, corrupt, not a torch file) or lacks a required key."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        return None, "missing"
+    try:
+        ck = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:                      # truncated zip, bad pickle, refused global, I/O error, ...
+        return None, short_reason(e)
+    if not isinstance(ck, dict):
+        return None, f"holds a {type(ck).__name__}, not a dict"
+    missing = [str(k) for k in required_keys if k not in ck]
+    if missing:
+        return None, f"missing keys {', '.join(missing)}"
+    return ck, None
+
+
+def load_torch(path: str | Path, required_keys=(), what: str = "a checkpoint written by this pipeline",
+               map_location=None) -> dict:
+    """read_torch, raising mrgen.data.prepared.DataError in one line: `<path>: missing; expected <what>` or
+    `<path>: not a readable checkpoint (<reason>); expected <what>`."""
+    from mrgen.data.prepared import DataError
+
+    ck, reason = read_torch(path, required_keys, map_location)
+    if reason == "missing":
+        raise DataError(f"{path}: missing; expected {what}")
+    if ck is None:
+        raise DataError(f"{path}: not a readable checkpoint ({reason}); expected {what}")
+    return ck
+
+
+@contextmanager
+def atomic_path_keep_previous(path: str | Path, previous: str | Path):
+    """Like atomic_path, but on success first renames the existing `path` to `previous` (both renames atomic),
+    so the last good file survives next to the new one."""
+    path, previous = Path(path), Path(previous)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        if path.exists():
+            os.replace(path, previous)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

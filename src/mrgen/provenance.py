@@ -9,18 +9,24 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from mrgen.data.prepared import DataError
 from mrgen.io import sha256_file, sha256_path
-from mrgen.spec import ROOT
+from mrgen.paths import ROOT
 
-PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "dvc", "snakemake", "matplotlib", "pyyaml", "tqdm")
+PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "dvc", "snakemake", "matplotlib", "pyyaml", "tqdm",
+            "pydantic", "pandas", "clean-fid", "pywavelets")
 
 
-def git_state(root: Path = ROOT) -> dict:
+def git_state(deps=(), root: Path = ROOT) -> dict:
+    """The commit, and which of the stage's own code files differ from it (the rest of the tree may be
+    dirty with other stages' records, which says nothing about this result)."""
     def git(*args):
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True).stdout.strip()
+        r = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else ""
     commit = git("rev-parse", "HEAD") or None
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None
-    return {"commit": commit, "dirty": dirty}
+    code = [d for d in deps if d.endswith(".py")]
+    changed = sorted(line[3:] for line in git("status", "--porcelain", "--", *code).splitlines()) if commit and code else []
+    return {"commit": commit, "code_changed": changed if commit else None}
 
 
 def environment() -> dict:
@@ -38,8 +44,16 @@ def environment() -> dict:
         import torch
         env["cuda"] = torch.version.cuda
         env["cuda_available"] = torch.cuda.is_available()
+        env["torch_threads"] = torch.get_num_threads()
+    env["cpus_available"] = len(os.sched_getaffinity(0))
     return env
 
 
-def hashes(paths) -> dict:
-    return {str(p): sha256_path(ROOT / p) for p in paths}
+def hashes(paths, base: Path = ROOT) -> dict:
+    """sha256 of each path (folders: of their sorted file list and contents), keyed by the declared path."""
+    out = {}
+    for p in paths:
+        if not (base / p).exists():
+            raise DataError(f"{p}: missing; expected the output of the stage that makes it — run it first")
+        out[str(p)] = sha256_path(base / p)
+    return out

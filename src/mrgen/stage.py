@@ -1,20 +1,46 @@
-"""The contract every stage CLI shares: parse `--preset P NAME`, validate params.yaml, stage outputs in a
-scratch folder, move them into place only on success, then write the provenance record."""
+"""The contract every stage shares (`mrgen KIND --preset P NAME`):
+
+1. hold a lock on the instance while it runs (a second invocation stops with one line);
+2. stage every output in a scratch folder of its own invocation;
+3. on success, write the provenance record into the scratch folder too, then move old outputs aside,
+   the new ones into place and the record last, each with one rename (folders included), and only then
+   run the stage's after-commit steps (e.g. deleting the resumable checkpoint);
+4. on bad input (params, data, a file that cannot be read or written) exit 2 with one line; on SIGTERM,
+   SIGINT or SIGHUP exit 128+signal; either way leave no scratch or temp files behind.
+"""
 from __future__ import annotations
 
-import argparse
 import datetime as dt
+import errno
+import fcntl
 import os
 import shutil
+import signal
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from mrgen import provenance
+from mrgen.config.spec import Spec, SpecError
 from mrgen.data.prepared import DataError
 from mrgen.io import write_json
-from mrgen.spec import ROOT, SpecError, Spec, Stage, load
+from mrgen.paths import ROOT
+from mrgen.registry import Stage
+
+
+class Interrupted(BaseException):
+    """A termination signal arrived; unwinds through every `finally` so nothing is left half-written."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class Busy(Exception):
+    """Another invocation holds this instance's lock."""
 
 
 @dataclass
@@ -26,87 +52,156 @@ class Context:
     staging: Path
     inputs: dict                                   # declared inputs -> sha256
     info: dict = field(default_factory=dict)      # seed, device, counters: copied into provenance
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def out(self, path: str) -> Path:
         """The scratch location of declared output `path`; it is moved into place on success."""
-        if path not in {o.path for o in self.stage.outs}:
+        if path not in {o.path for o in self.stage.outs[:-1]}:
             raise RuntimeError(f"{self.stage.id} writes {path}, which it does not declare")
         p = self.staging / path
         p.parent.mkdir(parents=True, exist_ok=True)
         return p
 
 
-def _commit(ctx: Context) -> None:
-    for o in ctx.stage.outs:
-        src, dst = ctx.staging / o.path, ROOT / o.path
-        if o.path == ctx.stage.record:
-            continue
-        if not src.exists():
-            raise RuntimeError(f"{ctx.stage.id} did not write its declared output {o.path}")
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if dst.is_dir():
-            shutil.rmtree(dst)
-        src.rename(dst)
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
 
 
-def run(kind: str, body, argv=None, launch=None) -> None:
-    """CLI entry of a stage kind: `python -m stages.KIND --preset P NAME`.
-
-    launch(spec, name, argv) may run the stage some other way (the train stage's torchrun workers) and
-    return their exit status; None means run the body here."""
-    ap = argparse.ArgumentParser(prog=f"python -m stages.{kind}")
-    ap.add_argument("--preset", required=True, help="the preset dvc.yaml / the Snakefile were built for")
-    ap.add_argument("name", help=f"the {kind} instance (a dataset, run or experiment name)")
-    argv = sys.argv[1:] if argv is None else argv
-    args = ap.parse_args(argv)
-
-    def go():
-        spec = _checked(load(), args.preset)
-        status = launch(spec, args.name, argv) if launch else None
-        if status is not None:
-            sys.exit(status)
-        execute(spec, kind, args.name, body)
-    guarded(go)
-
-
-def _checked(spec: Spec, preset: str) -> Spec:
-    if spec.preset != preset:
-        raise SpecError(f"params.yaml selects preset {spec.preset!r} but this command is for {preset!r}; "
-                        f"run `python -m stages.preset {spec.preset}` to regenerate dvc.yaml")
-    return spec
-
-
-def guarded(fn):
-    """Run fn; bad input ends the process with one clear line and exit status 2."""
+def _commit(stage: Stage, staging: Path) -> None:
+    """Move every staged output into place, record last; a failure part-way puts the old outputs back."""
+    trash = staging / ".replaced"
+    moved: list[tuple[Path, Path | None]] = []          # (destination, where its old version went)
     try:
-        return fn()
-    except (SpecError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        for o in stage.outs:
+            src, dst = staging / o.path, ROOT / o.path
+            if not src.exists():
+                raise RuntimeError(f"{stage.id} did not write its declared output {o.path}")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            old = None
+            if dst.exists() or dst.is_symlink():
+                old = trash / o.path
+                old.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(dst, old)
+            moved.append((dst, old))
+            os.replace(src, dst)
+    except BaseException:
+        for dst, old in reversed(moved):
+            if dst.is_dir() and not dst.is_symlink():
+                shutil.rmtree(dst, ignore_errors=True)
+            elif dst.exists() or dst.is_symlink():
+                dst.unlink()
+            if old is not None:
+                os.replace(old, dst)
+        raise
 
 
-def execute(spec: Spec, kind: str, name: str, body) -> None:
-    """Run one stage instance: stage outputs, move them into place on success, write the record.
+class _Tee:
+    """stderr to the terminal (or the engine's log) and to logs/<preset>/<kind>/<name>.log."""
 
-    Under torchrun only rank 0 commits outputs and writes the record; other ranks' staging is discarded."""
-    stage = spec.stage(kind, name)
+    def __init__(self, stream, log: Path):
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.stream, self.file = stream, open(log, "a", buffering=1)
+
+    def write(self, s):
+        self.stream.write(s)
+        self.file.write(s)
+        return len(s)
+
+    def flush(self):
+        self.stream.flush()
+        self.file.flush()
+
+    def isatty(self):
+        return self.stream.isatty()
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def _lock(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise Busy(holder) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def execute(spec: Spec, stage: Stage, body, launch=None) -> None:
+    """Run one stage instance under its lock in its own scratch folder; commit outputs and record together.
+
+    launch(ctx) may run the body some other way (the train stage's torchrun workers) and return their exit
+    status; under torchrun only rank 0 commits outputs and writes the record."""
     rank = int(os.environ.get("RANK", "0"))
-    staging = ROOT / "work" / ".staging" / (f"{kind}-{name}" + (f"-rank{rank}" if rank else ""))
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    worker = "WORLD_SIZE" in os.environ
+    lock = None if worker else _lock(ROOT / spec.paths.lock(stage.kind, stage.name))
+    root = ROOT / spec.paths.staging()
+    root.mkdir(parents=True, exist_ok=True)
+    prefix = f"{stage.kind}-{stage.name}."
+    if not worker:                                  # we hold the lock: leftovers of this instance are dead
+        for old in root.glob(prefix + "*"):
+            shutil.rmtree(old, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}.", dir=root))
     try:
         start, t0 = dt.datetime.now(dt.timezone.utc), time.time()
-        ctx = Context(spec, stage, spec.stage_params(stage), staging, provenance.hashes(stage.deps))
+        ctx = Context(spec, stage, {k: spec.lookup(k) for k in stage.params}, staging,
+                      provenance.hashes(stage.deps))
+        if launch and not worker:
+            status = launch(ctx)
+            if status is not None:               # the workers ran the stage; rank 0 committed it
+                sys.exit(status)
         body(ctx)
         if rank != 0:
             return
-        _commit(ctx)
-        outputs = provenance.hashes(o.path for o in stage.outs if o.path != stage.record)
-        write_json(ROOT / stage.record, {
+        outputs = provenance.hashes((o.path for o in stage.outs[:-1]), base=staging)
+        write_json(staging / stage.record, {
             "stage": stage.kind, "instance": stage.name, "preset": spec.preset, "command": stage.cmd,
             "start": start.isoformat(), "end": dt.datetime.now(dt.timezone.utc).isoformat(),
             "wall_time_s": round(time.time() - t0, 3), "inputs": ctx.inputs, "outputs": outputs,
-            "params": ctx.params, "git": provenance.git_state(), "environment": provenance.environment(),
+            "params": ctx.params, "git": provenance.git_state(stage.deps), "environment": provenance.environment(),
             **ctx.info})
+        _commit(stage, staging)
+        for step in ctx.after_commit:
+            step()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if lock is not None:
+            os.close(lock)
+
+
+def guarded(fn):
+    """Run fn; bad input ends the process with one clear line and exit status 2, a signal with 128+signal."""
+    handlers = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
+    try:
+        return fn()
+    except (SpecError, DataError) as e:
+        _fail(str(e))
+    except Busy as e:
+        _fail(f"another invocation of this stage instance is running (pid {e.args[0]}); wait for it or stop it")
+    except Interrupted as e:
+        print(f"interrupted by {signal.Signals(e.signum).name}; outputs left as they were", file=sys.stderr)
+        sys.exit(128 + e.signum)
+    except OSError as e:
+        what = e.filename or "a file"
+        if e.errno == errno.ENOSPC:
+            _fail(f"{what}: no space left on device; free space and rerun (nothing was committed)")
+        _fail(f"{what}: {e.strerror or e}")
+    finally:
+        for s, h in handlers.items():
+            signal.signal(s, h)
+
+
+def _fail(line: str):
+    print(f"error: {line}", file=sys.stderr)
+    sys.exit(2)
+
+
+def tee_log(spec: Spec, stage: Stage) -> None:
+    """From here on, this process's stderr also goes to the instance's log file."""
+    if not isinstance(sys.stderr, _Tee):
+        sys.stderr = _Tee(sys.stderr, ROOT / stage.log)

@@ -1,8 +1,8 @@
 """Raw files of a dataset: obtain them (download, copy from a pinned package, or ask the user to place
-them), verify their checksums, and link them into `data/raw/<dataset>/`, the folder DVC tracks.
+them), copy them into `data/raw/<dataset>/`, the folder DVC tracks, and verify the checksums of the copies.
 
 Downloads and placed files live in `data/downloads/<dataset>/` (or `$MRGEN_DOWNLOADS/<dataset>/`), which
-no engine ever deletes: a stage rerun re-links from there instead of downloading again. Partial downloads
+no engine ever deletes: a stage rerun copies (and verifies) from there again instead of downloading. Partial downloads
 are kept as `<name>.part` and resumed with an HTTP Range request.
 """
 from __future__ import annotations
@@ -34,18 +34,28 @@ def md5_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify(path: Path, decl: dict) -> dict:
+def _mismatch(path: Path, algo: str, expected: str, found, name: str | None, params_key: str | None) -> DataError:
+    fix = (f"; if this is a legitimate different copy, set {params_key}.files.{name}.{algo}: {found} in params.yaml"
+           if params_key and name and found else "")
+    return DataError(f"{path}: wrong checksum: expected {algo} {expected}, found {found} "
+                     f"(a corrupt or different file: replace it, or delete it to download again){fix}")
+
+
+def check_digests(path: Path, decl: dict, found: dict, name: str | None = None, params_key: str | None = None) -> dict:
+    """Compare observed digests ({"sha256", "md5"}) with the declared ones; raise DataError naming `path`."""
+    if decl.get("sha256") and found["sha256"] != decl["sha256"]:
+        raise _mismatch(path, "sha256", decl["sha256"], found["sha256"], name, params_key)
+    if decl.get("md5") and found.get("md5") != decl["md5"]:
+        raise _mismatch(path, "md5", decl["md5"], found.get("md5"), name, params_key)
+    return found if decl.get("md5") else {"sha256": found["sha256"]}
+
+
+def verify(path: Path, decl: dict, params_key: str | None = None) -> dict:
     """Check a raw file (or folder) against its declared sha256 / md5; return the observed digests."""
     found = {"sha256": sha256_path(path)}
-    if decl.get("sha256") and found["sha256"] != decl["sha256"]:
-        raise DataError(f"{path}: wrong checksum: expected sha256 {decl['sha256']}, found {found['sha256']} "
-                        f"(a corrupt or different file: replace it, or delete it to download again)")
     if decl.get("md5"):
         found["md5"] = md5_file(path) if path.is_file() else None
-        if found["md5"] != decl["md5"]:
-            raise DataError(f"{path}: wrong checksum: expected md5 {decl['md5']}, found {found['md5']} "
-                            f"(a corrupt or different file: replace it, or delete it to download again)")
-    return found
+    return check_digests(path, decl, found, path.name, params_key)
 
 
 def download(url: str, dest: Path, timeout: float = 60.0) -> None:
@@ -107,30 +117,69 @@ def obtain(name: str, decl: dict, inbox: Path, obtain_hint: str | None) -> str:
                     + (f". How to obtain it: {obtain_hint}" if obtain_hint else ""))
 
 
-def link_or_copy(src: Path, dst: Path) -> None:
-    """Hard-link a file or a folder tree (no extra disk), copying where links are impossible."""
-    if src.is_dir():
-        for p in sorted(src.rglob("*")):
-            if p.is_file():
-                link_or_copy(p, dst / p.relative_to(src))
-        return
+def _copy_hashing(src: Path, dst: Path, md5: bool) -> dict:
+    """Copy one file, hashing the bytes as they are written; returns {"sha256", "md5" (or None)}."""
+    h, m = hashlib.sha256(), (hashlib.md5(usedforsecurity=False) if md5 else None)
+    with open(src, "rb") as fi, open(dst, "wb") as fo:
+        while block := fi.read(CHUNK):
+            fo.write(block)
+            h.update(block)
+            if m:
+                m.update(block)
+    shutil.copymode(src, dst)
+    return {"sha256": h.hexdigest(), "md5": m.hexdigest() if m else None}
+
+
+def copy_verified(src: Path, dst: Path, decl: dict, params_key: str | None = None) -> dict:
+    """Copy a raw file or folder from the inbox to dst and verify the copy's checksums; returns the digests.
+
+    A copy, not a hard link: overwriting the downloaded file later must not change the verified raw file.
+    The copy is written to a temporary sibling (hashed as it is written, so what is checked is exactly what
+    lands in dst) and renamed into place only when it matches; a mismatch leaves nothing at dst and names
+    the inbox file (and, with params_key, the params entry to set for a legitimate different copy).
+    """
     dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.copying")
+    _remove(tmp)                                   # left by a killed run
     try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
+        if src.is_dir():
+            tmp.mkdir()
+            lines = []
+            for p in sorted(src.rglob("*")):         # the order and line format of io.sha256_path
+                if p.is_file():
+                    rel = p.relative_to(src)
+                    (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                    lines.append(f"{rel.as_posix()} {_copy_hashing(p, tmp / rel, False)['sha256']}")
+            found = {"sha256": hashlib.sha256("\n".join(lines).encode()).hexdigest(), "md5": None}
+        else:
+            found = _copy_hashing(src, tmp, bool(decl.get("md5")))
+        digests = check_digests(src, decl, found, src.name, params_key)
+        if dst.is_dir() and not dst.is_symlink():
+            shutil.rmtree(dst)
+        os.replace(tmp, dst)
+        return digests
+    finally:
+        _remove(tmp)
 
 
-def fetch_raw(dataset: str, raw: dict, inbox: Path, out: Path) -> dict:
-    """Obtain and verify every declared raw file of `dataset`, then link it into `out` (a staging folder).
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
+
+def fetch_raw(dataset: str, raw: dict, inbox: Path, out: Path, *, params_key: str | None = None) -> dict:
+    """Obtain every declared raw file of `dataset`, copy it into `out` (a staging folder) and verify the copy.
+
+    params_key: the dotted params key of the dataset's `raw` section (e.g. "presets.tiny.datasets.digits.raw"),
+    named in a checksum mismatch's message as the setting to change for a legitimate different copy.
     Returns a record per file: how it was obtained and its sha256 (and md5 where one is declared).
     """
     record = {}
     out.mkdir(parents=True, exist_ok=True)
     for name, decl in raw["files"].items():
         how = obtain(name, decl, inbox, raw.get("obtain"))
-        digests = verify(inbox / name, decl)
-        link_or_copy(inbox / name, out / name)
+        digests = copy_verified(inbox / name, out / name, decl, params_key)
         record[name] = {"obtained": how, **digests, "declared_sha256": decl.get("sha256"), "role": decl.get("role")}
     return record

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mrgen.io import short_reason
+
 SPLITS = ("train", "val", "test")
 
 
@@ -74,15 +76,39 @@ class Prepared:
     @classmethod
     def open(cls, root: str | Path) -> "Prepared":
         root = Path(root)
+        redo = "expected the meta.json written by the prepare stage — rerun prepare"
+        if not root.is_dir():
+            raise DataError(f"{root}: missing; expected the prepared folder written by the prepare stage — rerun prepare")
         try:
             meta = json.loads((root / "meta.json").read_text())
         except FileNotFoundError:
-            raise DataError(f"{root}/meta.json: missing; run the prepare stage for this dataset first") from None
+            raise DataError(f"{root}/meta.json: missing; {redo}") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise DataError(f"{root}/meta.json: not valid JSON ({short_reason(e)}); {redo}") from None
+        if not isinstance(meta, dict):
+            raise DataError(f"{root}/meta.json: expected a JSON object, found {type(meta).__name__}; {redo}")
+        missing = [k for k in ("counts", "shape") if k not in meta]
+        if missing:
+            raise DataError(f"{root}/meta.json: missing keys {', '.join(missing)}; {redo}")
+        if not isinstance(meta["counts"], dict) or not isinstance(meta["shape"], list):
+            raise DataError(f"{root}/meta.json: expected counts {{split: n}} and shape [H, W, C], found "
+                            f"counts {meta['counts']!r} and shape {meta['shape']!r}; {redo}")
         return cls(root, meta)
 
     def split(self, name: str) -> np.ndarray:
-        a = np.load(self.root / f"{name}.npy", mmap_mode="r")
+        path = self.root / f"{name}.npy"
+        redo = f"expected the {name} split written by the prepare stage — rerun prepare"
+        if name not in self.meta["counts"]:
+            raise DataError(f"{self.root}/meta.json: no split {name!r}; expected one of {sorted(self.meta['counts'])}")
+        if not path.is_file():
+            raise DataError(f"{path}: missing; {redo}")
+        try:
+            a = np.load(path, mmap_mode="r")
+        except Exception as e:                  # truncated (mmap longer than the file), bad header, not .npy
+            raise DataError(f"{path}: not a readable .npy array ({short_reason(e)}); {redo}") from None
         expected = [self.meta["counts"][name], *self.meta["shape"]]
+        if not isinstance(a, np.ndarray) or a.dtype != np.uint8:
+            raise DataError(f"{path}: expected a uint8 array, found {getattr(a, 'dtype', type(a).__name__)}; {redo}")
         if list(a.shape) != expected:
-            raise DataError(f"{self.root}/{name}.npy: expected shape {expected}, found {list(a.shape)}")
+            raise DataError(f"{path}: expected shape {expected}, found {list(a.shape)}")
         return a

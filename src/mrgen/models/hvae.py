@@ -16,7 +16,6 @@ decoder applications. The sqrt(1/N) init scalings count applications (see docs/d
 from __future__ import annotations
 
 import math
-import re
 from functools import partial
 from dataclasses import dataclass, fields
 
@@ -25,40 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-
-@dataclass(frozen=True)
-class Layer:
-    """One parameterised block of a layer string: its resolution, pooling / mix-in, and repeat count."""
-    res: int
-    down: int | None = None
-    mixin: int | None = None
-    repeat: int = 1
-
-
-_TOKEN = re.compile(r"^(\d+)(?:([xrdm])(\d+))?(?:r(\d+))?$")
-
-
-def parse_layers(spec: str, kind: str) -> list[Layer]:
-    """Parse an encoder ('enc') or decoder ('dec') layer string into parameterised blocks."""
-    allowed = {"enc": "xrd", "dec": "xrm"}[kind]
-    layers: list[Layer] = []
-    for tok in spec.split(","):
-        m = _TOKEN.match(tok.strip())
-        if not m or (m.group(2) and m.group(2) not in allowed) or (m.group(4) and m.group(2) != "x"):
-            raise ValueError(f"bad {kind} layer token {tok!r} in {spec!r}: expected R, RxN, RrK, RxNrK or "
-                             f"{'RdK' if kind == 'enc' else 'RmS'} with integers R, N, K, S")
-        res, op, n = int(m.group(1)), m.group(2), int(m.group(3) or 1)
-        if op == "x":
-            layers += [Layer(res, repeat=int(m.group(4) or 1)) for _ in range(n)]
-        elif op == "r":
-            layers.append(Layer(res, repeat=n))
-        elif op == "d":
-            layers.append(Layer(res, down=n))
-        elif op == "m":
-            layers.append(Layer(res, mixin=n))
-        else:
-            layers.append(Layer(res))
-    return layers
+from mrgen.models.layers import Layer, parse_layers  # noqa: F401  (re-exported: the layer-string grammar)
 
 
 @dataclass(frozen=True)
@@ -438,9 +404,25 @@ def count_params(module: nn.Module) -> int:
 
 
 def load_checkpoint(path, device: str = "cpu") -> VAE:
-    """A model written by the train stage ({config, state_dict, step}), loaded without unpickling code."""
-    ck = torch.load(path, map_location=device, weights_only=True)
-    model = VAE(HVAEConfig.from_dict(ck["config"])).to(device)
-    model.load_state_dict(ck["state_dict"])
+    """A model written by the train stage ({config, state_dict, step}), loaded without unpickling code.
+
+    A missing, truncated or corrupt file, or one whose weights do not fit its config, raises
+    mrgen.data.prepared.DataError naming the file (no traceback)."""
+    from mrgen.data.prepared import DataError
+    from mrgen.io import load_torch, short_reason
+
+    what = "the ema.pt/model.pt written by the train stage — rerun it"
+    ck = load_torch(path, ("config", "state_dict", "step"), what, map_location=device)
+    try:
+        cfg = HVAEConfig.from_dict(ck["config"])
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
+        raise DataError(f"{path}: not a readable checkpoint (config: {short_reason(e)}); expected {what}") from None
+    model = VAE(cfg).to(device)
+    try:
+        model.load_state_dict(ck["state_dict"])
+    except torch.OutOfMemoryError:
+        raise
+    except (RuntimeError, TypeError, AttributeError) as e:   # weights of another shape or version
+        raise DataError(f"{path}: not a readable checkpoint (state_dict: {short_reason(e)}); expected {what}") from None
     model.step = ck["step"]
     return model

@@ -12,9 +12,10 @@ import re
 
 import numpy as np
 
-from mrgen.spec import ROOT, Spec
+from mrgen.config.spec import Spec
+from mrgen.paths import ROOT
+from mrgen.registry import REFERENCE_PRESET
 
-REFERENCE_PRESET = "paper"
 _SHOWN = re.compile(r"^(\d+(?:\.(\d+))?)([km])$")
 
 
@@ -38,8 +39,9 @@ def variant_order(v: str):
     return ("xr".find(v[0]), int(v[1:])) if v[:1] in ("x", "r") and v[1:].isdigit() else (2, 0)
 
 
-def read_describe(preset: str) -> dict:
-    with open(ROOT / Spec.describe_csv(preset)) as f:
+def read_describe(spec: Spec, preset: str) -> dict:
+    """Parameter counts of `preset`'s runs, as this DAG's describe stage wrote them."""
+    with open(ROOT / spec.paths.describe_csv(preset)) as f:
         return {row["run"]: row for row in csv.DictReader(f)}
 
 
@@ -52,13 +54,13 @@ def panels(spec: Spec, exp: str):
 
 def rows(spec: Spec, exp: str) -> list[dict]:
     ex = spec.p["experiments"][exp]
-    ref = Spec(spec.raw, REFERENCE_PRESET, spec.source)
+    ref = spec.for_preset(REFERENCE_PRESET)
     ref_panels = ref.p["experiments"].get(exp, {}).get("panels", {})
-    ours, theirs = read_describe(spec.preset), read_describe(REFERENCE_PRESET)
+    ours, theirs = read_describe(spec, spec.preset), read_describe(spec, REFERENCE_PRESET)
     published = spec.raw["published"].get(exp, {})
     out = []
     for panel, label, variant, run in panels(spec, exp):
-        nll = json.loads((ROOT / spec.metrics_dir(run) / "nll.json").read_text())
+        nll = json.loads((ROOT / spec.paths.metrics_dir(run) / "nll.json").read_text())
         bernoulli = nll["likelihood"] == "bernoulli"
         value = lambda d: d["nats"] if bernoulli else d["bits_per_dim"]
         ref_run = ref_panels.get(panel, {}).get("variants", {}).get(variant)
@@ -89,7 +91,7 @@ def baselines(spec: Spec, exp: str) -> list[dict]:
 def states(spec: Spec, exp: str) -> list[dict]:
     """Fig 5: each panel's run's state traces (metrics/<run>/states.json)."""
     return [{"panel": p, "label": label, "variant": v, "run": run,
-             **json.loads((ROOT / spec.metrics_dir(run) / "states.json").read_text())}
+             **json.loads((ROOT / spec.paths.metrics_dir(run) / "states.json").read_text())}
             for p, label, v, run in panels(spec, exp)]
 
 
@@ -97,7 +99,7 @@ def samples(spec: Spec, exp: str) -> list[dict]:
     """Fig 6: each panel's samples (uint8 temperatures x n x H x W x C) and temperatures."""
     out = []
     for p, label, v, run in panels(spec, exp):
-        with np.load(ROOT / spec.samples_file(run)) as z:
+        with np.load(ROOT / spec.paths.samples_file(run)) as z:
             out.append({"panel": p, "label": label, "variant": v, "run": run, "images": z["images"],
                         "temperatures": z["temperatures"].tolist()})
     return out

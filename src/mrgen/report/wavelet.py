@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mrgen.report.collect import REFERENCE_PRESET, panels, read_describe, shown_value  # noqa: E402
-from mrgen.spec import ROOT, Spec  # noqa: E402
+from mrgen.config.spec import Spec  # noqa: E402
+from mrgen.paths import ROOT  # noqa: E402
 
 
 def _json(path: str) -> dict:
@@ -33,8 +34,8 @@ def w_rows(spec: Spec, exp: str) -> list[dict]:
     kind = spec.p["experiments"][exp]["kind"]
     w = spec.p["wavelet"]
     steps = [w["w1_steps"]] if kind == "w1" else w["steps"]
-    ours, theirs = read_describe(spec.preset), read_describe(REFERENCE_PRESET)
-    ref = Spec(spec.raw, REFERENCE_PRESET, spec.source).p["experiments"].get(exp, {}).get("panels", {})
+    ours, theirs = read_describe(spec, spec.preset), read_describe(spec, REFERENCE_PRESET)
+    ref = spec.for_preset(REFERENCE_PRESET).p["experiments"].get(exp, {}).get("panels", {})
     published = spec.raw["published"].get("w1", {})
     out = []
     for panel, label, variant, model in panels(spec, exp):
@@ -42,7 +43,7 @@ def w_rows(spec: Spec, exp: str) -> list[dict]:
         paper = published.get(panel, {}).get(variant, {})
         ref_params = model_params(theirs, ref_model) if ref_model else None
         for n in steps:
-            mt = spec.metrics_dir(f"{model}-n{n}")
+            mt = spec.paths.metrics_dir(f"{model}-n{n}")
             fid, timing = _json(f"{mt}/fid.json"), _json(f"{mt}/timing.json")
             out.append({
                 "panel": panel, "panel_label": label, "variant": variant, "model": model, "steps": n,
@@ -67,7 +68,7 @@ W_COLUMNS = [("panel_label", "dataset"), ("variant", "method"), ("steps", "steps
 def w5_rows(spec: Spec, exp: str) -> list[dict]:
     out = []
     for panel, label, _, d in panels(spec, exp):
-        st = _json(spec.wstats_file(d))
+        st = _json(spec.paths.wstats_file(d))
         for j, k in st["kl"].items():
             out.append({"panel": panel, "panel_label": label, "dataset": d, "scale": int(j), "size": k["size"],
                         "crop": k["crop"], "dim": k["dim"], "kl": k["kl"], "kl_per_dim": k["kl_per_dim"],
@@ -83,7 +84,7 @@ W5_COLUMNS = [("panel_label", "dataset"), ("scale", "scale j"), ("size", "LL siz
 def w6_rows(spec: Spec, exp: str) -> list[dict]:
     out = []
     for panel, label, _, d in panels(spec, exp):
-        st = _json(spec.wstats_file(d))
+        st = _json(spec.paths.wstats_file(d))
         for j, bands in st["sparsity"].items():
             for band, b in bands.items():
                 out.append({"panel": panel, "panel_label": label, "dataset": d, "scale": int(j), "band": band,
@@ -99,7 +100,7 @@ W6_COLUMNS = [("panel_label", "dataset"), ("scale", "scale j"), ("band", "band")
 
 
 def th2_rows(spec: Spec, exp: str) -> list[dict]:
-    t = _json(f"results/analysis/{exp}.json")
+    t = _json(spec.paths.th2_file(exp))
     out = []
     for source in ("random", "real"):
         for dtype in ("float64", "float32"):

@@ -6,13 +6,13 @@ on any rank; the linear warm-up scheduler advances every step. Options from the 
 `precision` (fp32, or bf16 autocast with fp32 weights, densities and likelihood), `grad_checkpoint`
 (recompute each block in backward), `gpus` (DDP processes; gradients averaged over ranks).
 The state saved every ckpt_every steps (rank 0) holds weights, EMA, optimizer, scheduler, every rank's
-RNG and the curve, so a killed run continues exactly where it stopped.
+RNG and the curve, so a killed run continues exactly where it stopped; the state it replaces is kept as
+previous.pt, the fallback when latest.pt turns out unreadable (mrgen.train.checkpoint).
 """
 from __future__ import annotations
 
 import copy
 import math
-import sys
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +21,14 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from mrgen.data.loader import Batches
-from mrgen.io import atomic_path, progress
+from mrgen.io import progress
 from mrgen.metrics.nll import elbo_nll
 from mrgen.models.hvae import VAE, HVAEConfig
+from mrgen.train.checkpoint import finish_resumable, load_resumable, save_resumable
 from mrgen.train.dist import Dist
 
 CURVE_FIELDS = ("step", "elbo", "distortion", "rate", "grad_norm", "skipped", "lr", "val_elbo")
+STATE_KEYS = ("fingerprint", "model", "ema", "opt", "sched", "rng", "step", "skipped", "curve")
 
 
 @dataclass
@@ -57,7 +59,8 @@ def autocast(device: str, precision: str):
 
 def train(cfg: HVAEConfig, t: dict, train_b: Batches, val_b: Batches, work: Path, fingerprint: str,
           seed: int, dist: Dist = Dist()):
-    """Train to t['iters'] steps (resuming from work/latest.pt when its fingerprint matches).
+    """Train to t['iters'] steps (resuming from work/latest.pt, or work/previous.pt when latest.pt is
+    unreadable, when its fingerprint matches; see mrgen.train.checkpoint).
 
     Returns (model, ema, TrainState); model is the bare module (not the DDP wrapper). The fingerprint
     (hash of the stage's inputs and params) keeps a stale checkpoint from ever being resumed.
@@ -68,19 +71,19 @@ def train(cfg: HVAEConfig, t: dict, train_b: Batches, val_b: Batches, work: Path
     opt, sched = make_optimizer(model, t)
     state = TrainState()
     torch.manual_seed(seed + dist.rank)           # each rank its own posterior noise
-    latest = work / "latest.pt"
-    if latest.exists():
-        ck = torch.load(latest, map_location=dist.device, weights_only=True)
+    def accept(ck):
         if ck["fingerprint"] == fingerprint and len(ck["rng"]) == dist.world:
-            model.load_state_dict(ck["model"])
-            ema.load_state_dict(ck["ema"])
-            opt.load_state_dict(ck["opt"])
-            sched.load_state_dict(ck["sched"])
-            torch.set_rng_state(ck["rng"][dist.rank])
-            state = TrainState(ck["step"], ck["skipped"], ck["curve"])
-            print(f"resuming from {latest} at step {state.step}", file=sys.stderr)
-        else:
-            print(f"ignoring {latest}: it belongs to other inputs, params or process count", file=sys.stderr)
+            return None
+        return "it belongs to other inputs, params or process count"
+
+    ck = load_resumable(work, STATE_KEYS, accept, map_location=dist.device, dist=dist)
+    if ck is not None:
+        model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        torch.set_rng_state(ck["rng"][dist.rank])
+        state = TrainState(ck["step"], ck["skipped"], ck["curve"])
     net = DDP(model) if dist.world > 1 else model
 
     net.train()
@@ -118,16 +121,16 @@ def train(cfg: HVAEConfig, t: dict, train_b: Batches, val_b: Batches, work: Path
         if state.step % t["ckpt_every"] == 0 and not last:
             rngs = dist.gather(torch.get_rng_state())
             if dist.main:
-                save_state(latest, model, ema, opt, sched, state, fingerprint, rngs)
+                save_state(work, model, ema, opt, sched, state, fingerprint, rngs)
             dist.barrier()
     if dist.main:
         bar.close()
+        finish_resumable(work)
     return model, ema, state
 
 
-def save_state(path: Path, model, ema, opt, sched, state: TrainState, fingerprint: str, rngs: list) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save({"fingerprint": fingerprint, "model": model.state_dict(), "ema": ema.state_dict(),
-                    "opt": opt.state_dict(), "sched": sched.state_dict(), "rng": rngs,
-                    "step": state.step, "skipped": state.skipped, "curve": state.curve}, tmp)
+def save_state(work: Path, model, ema, opt, sched, state: TrainState, fingerprint: str, rngs: list) -> None:
+    """work/latest.pt (atomically; the one it replaces is kept as work/previous.pt)."""
+    save_resumable(work, {"fingerprint": fingerprint, "model": model.state_dict(), "ema": ema.state_dict(),
+                          "opt": opt.state_dict(), "sched": sched.state_dict(), "rng": rngs,
+                          "step": state.step, "skipped": state.skipped, "curve": state.curve})

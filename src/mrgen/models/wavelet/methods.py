@@ -17,21 +17,8 @@ import torch
 from mrgen.models.wavelet import diffusion
 from mrgen.models.wavelet.gan import GANConfig, Generator
 from mrgen.models.wavelet.haar import dwt2, idwt2, wavedec
+from mrgen.models.wavelet.parts import METHODS, parts  # noqa: F401  (re-exported)
 from mrgen.models.wavelet.unet import ScoreUNet, UNetConfig
-
-METHODS = ("sgm", "wsgm", "wmgm")
-
-
-def parts(method: str, levels: int) -> list[str]:
-    """The parts a method needs, in sampling order."""
-    if method == "sgm":
-        return ["full"]
-    if method == "wsgm":
-        return ["ll"] + [f"hf{j}" for j in range(levels, 0, -1)]
-    if method == "wmgm":
-        return ["ll", "gan"]
-    raise ValueError(f"method: expected one of {METHODS}, found {method!r}")
-
 
 def net_config(part: str, net: dict, image_size: int, channels: int, levels: int):
     """The network of one part: geometry from the dataset and part, the rest from params."""

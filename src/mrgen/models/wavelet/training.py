@@ -5,12 +5,12 @@ weights (the EMA is what samples). The GAN part (WMGM): teacher forcing at every
 LL_j; fake = IDWT(LL_j, G(LL_j, z)), target = IDWT(LL_j, details_j), both divided by 2^(j-1) to lie in
 [0, 1]; loss_G = adv * (-mean sigmoid D(fake)) + mse * MSE(fake, target) + ssim * (1 - SSIM(fake, target)),
 loss_D = 0.5 (mean sigmoid D(fake) - mean sigmoid D(real)), D updated on every d_every-th batch.
-Single process; the latest state is saved every ckpt_every steps with its RNG so a killed run resumes exactly.
+Single process; the latest state is saved every ckpt_every steps with its RNG so a killed run resumes exactly
+(the one it replaces is kept as previous.pt, the fallback when latest.pt is unreadable).
 """
 from __future__ import annotations
 
 import copy
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,10 +18,11 @@ import torch
 from torch.nn import functional as F
 
 from mrgen.data.loader import Batches
-from mrgen.io import atomic_path, progress
+from mrgen.io import progress
 from mrgen.models.wavelet import diffusion, methods
 from mrgen.models.wavelet.gan import Discriminator, init_weights, ssim
 from mrgen.models.wavelet.haar import idwt2
+from mrgen.train.checkpoint import finish_resumable, load_resumable, save_resumable
 from mrgen.train.loop import update_ema
 
 SCORE_FIELDS = ("step", "loss", "grad_norm", "lr")
@@ -40,29 +41,33 @@ def images(batches: Batches, step: int) -> torch.Tensor:
 
 
 class Checkpoint:
-    """work/<part>/latest.pt: every module and optimizer, the RNG and the curve; tied to a fingerprint."""
+    """work/<part>/latest.pt: every module and optimizer, the RNG and the curve; tied to a fingerprint.
+
+    The state it replaces is kept as previous.pt, the fallback when latest.pt is unreadable
+    (mrgen.train.checkpoint)."""
 
     def __init__(self, work: Path, fingerprint: str):
-        self.path, self.fingerprint = work / "latest.pt", fingerprint
+        self.work, self.fingerprint = Path(work), fingerprint
+        self.path = self.work / "latest.pt"
 
     def load(self, objects: dict) -> State:
-        if not self.path.exists():
-            return State()
-        ck = torch.load(self.path, weights_only=True)
-        if ck["fingerprint"] != self.fingerprint:
-            print(f"ignoring {self.path}: it belongs to other inputs or params", file=sys.stderr)
+        def accept(ck):
+            return None if ck["fingerprint"] == self.fingerprint else "it belongs to other inputs or params"
+
+        ck = load_resumable(self.work, ("fingerprint", "rng", "step", "curve", *objects), accept)
+        if ck is None:
             return State()
         for k, obj in objects.items():
             obj.load_state_dict(ck[k])
         torch.set_rng_state(ck["rng"])
-        print(f"resuming from {self.path} at step {ck['step']}", file=sys.stderr)
         return State(ck["step"], ck["curve"])
 
     def save(self, objects: dict, state: State) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.path) as tmp:
-            torch.save({"fingerprint": self.fingerprint, "rng": torch.get_rng_state(), "step": state.step,
-                        "curve": state.curve, **{k: o.state_dict() for k, o in objects.items()}}, tmp)
+        save_resumable(self.work, {"fingerprint": self.fingerprint, "rng": torch.get_rng_state(), "step": state.step,
+                                   "curve": state.curve, **{k: o.state_dict() for k, o in objects.items()}})
+
+    def finish(self) -> None:
+        finish_resumable(self.work)
 
 
 def train_score(part: str, net, batches: Batches, t: dict, levels: int, std, horizon: float, schedule: str,
@@ -87,6 +92,7 @@ def train_score(part: str, net, batches: Batches, t: dict, levels: int, std, hor
         opt.step()
         update_ema(ema, net, t["ema_rate"])
         _log(state, step, t, {"loss": loss.item(), "grad_norm": grad_norm, "lr": lr}, ck, objects)
+    ck.finish()
     return net, ema, state
 
 
@@ -132,6 +138,7 @@ def train_gan(gen, batches: Batches, t: dict, levels: int, disc_cfg, work: Path,
             for be, b in zip(ema.buffers(), gen.buffers()):
                 be.copy_(b)
         _log(state, step, t, {**sums, "lr": t["lr"]}, ck, objects)
+    ck.finish()
     return gen, ema, state
 
 

@@ -1,0 +1,82 @@
+"""The `mrgen` console script.
+
+    mrgen KIND --preset P NAME     run one stage instance (what dvc.yaml and the Snakefile call)
+    mrgen describe --preset P      print the parameter counts of every run of preset P
+    mrgen dag [--check]            regenerate (or check) each preset's dvc.yaml and the params JSON schema
+    mrgen stages [--preset P]      list the stage instances of a preset
+
+Every error is one line on stderr and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from mrgen import stage as contract
+from mrgen.registry import KINDS
+
+
+def _run_stage(kind: str, preset: str, name: str | None, argv: list[str]) -> None:
+    from mrgen.config.spec import load
+    from mrgen.registry import stage as find
+    spec = load(preset=preset)
+    module = importlib.import_module(f"stages.{kind}")
+    if name is None:
+        if not hasattr(module, "show"):
+            raise contract.SpecError(f"mrgen {kind}: expected an instance name (see `mrgen stages --preset {preset}`)")
+        module.show(spec)
+        return
+    st = find(spec, kind, name)
+    contract.tee_log(spec, st)
+    contract.execute(spec, st, module.body, getattr(module, "launch", None))
+
+
+def _dag(check: bool) -> None:
+    from mrgen.config.spec import load
+    from mrgen.dag import generated, stale
+    from mrgen.io import write_text
+    from mrgen.paths import ROOT
+    spec = load()
+    if check:
+        bad = stale(spec)
+        if bad:
+            print(f"error: stale generated files: {', '.join(bad)}; run `mrgen dag`", file=sys.stderr)
+            sys.exit(1)
+        return
+    for path, text in generated(spec).items():
+        write_text(ROOT / path, text)
+        print(f"wrote {path}")
+
+
+def _list(preset: str | None) -> None:
+    from mrgen.config.spec import load
+    from mrgen.registry import stages
+    for st in stages(load(preset=preset)):
+        print(f"{st.id}\t{st.cmd}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    ap = argparse.ArgumentParser(prog="mrgen", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for kind in KINDS:
+        p = sub.add_parser(kind, help=f"run a {kind} stage instance")
+        p.add_argument("--preset", required=True)
+        p.add_argument("name", nargs="?" if kind == "describe" else None,
+                       help="the instance (a dataset, run, model part, setting or experiment name)")
+    p = sub.add_parser("dag", help="regenerate dvc.yaml files and the params schema from params.yaml")
+    p.add_argument("--check", action="store_true", help="exit 1 if a generated file is stale")
+    p = sub.add_parser("stages", help="list stage instances")
+    p.add_argument("--preset")
+    args = ap.parse_args(argv)
+    if args.command == "dag":
+        contract.guarded(lambda: _dag(args.check))
+    elif args.command == "stages":
+        contract.guarded(lambda: _list(args.preset))
+    else:
+        contract.guarded(lambda: _run_stage(args.command, args.preset, args.name, argv))
+
+
+if __name__ == "__main__":
+    main()

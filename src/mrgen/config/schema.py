@@ -1,0 +1,300 @@
+"""Typed models of params.yaml (pydantic): unknown keys forbidden, choices as literals, a range on every
+number, names that are safe as path parts and shell words. Cross-references are checked in `mrgen.config.spec`.
+
+Two forms of a model entry exist: `ModelEntry` as written (it may name a `base` and override a few keys)
+and `Model`, the resolved network every stage reads (mrgen.models.hvae.HVAEConfig takes it).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from mrgen.models.layers import parse_layers
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"             # never starts with "-": safe as a shell word and a path part
+FILE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._-]*$"      # a raw file's name: no "/", no leading "." or "-"
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=100)]
+FileName = Annotated[str, StringConstraints(pattern=FILE_PATTERN, max_length=200)]
+Pos = Annotated[int, Field(ge=1)]
+NonNeg = Annotated[int, Field(ge=0)]
+Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
+PosFloat = Annotated[float, Field(gt=0.0)]
+NonNegFloat = Annotated[float, Field(ge=0.0)]
+Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]+$")]
+
+
+class Strict(BaseModel):
+    """Every section: unknown keys are errors; ints are never bools; no silent coercion of strings."""
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class RawFile(Strict):
+    """One raw file (or folder) of data/<preset>/raw/<dataset>/ and where it comes from."""
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+    md5: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")] | None = None
+    urls: list[Annotated[str, StringConstraints(pattern=r"^(https?|file)://\S+$")]] | None = None
+    package: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+:[A-Za-z0-9_./-]+$")] | None = None
+    role: Literal["all", "train", "test", "partition"] = "all"
+
+
+class Raw(Strict):
+    obtain: str | None = None
+    files: dict[FileName, RawFile]
+
+
+class Split(Strict):
+    method: Literal["permutation", "train_test_split", "official"]
+    val: NonNeg = 0
+    test: NonNeg | None = None
+    seed: NonNeg | None = None
+
+
+class Dataset(Strict):
+    source: Literal["sklearn_digits", "sklearn_photos", "idx_gz", "cifar10_python", "imagenet_png_tar",
+                    "imagenet_npz", "celeba", "image_folder"]
+    raw: Raw
+    image_size: Pos
+    channels: Literal[1, 3]
+    pad: NonNeg = 0
+    source_size: list[Pos] | None = None           # [width, height] every raw image must have
+    crop: list[NonNeg] | None = None               # PIL box (left, upper, right, lower) before resizing
+    resize_filter: Literal["box", "bilinear", "bicubic", "lanczos", "box_halving_bicubic"] | None = None
+    likelihood: Literal["bernoulli", "dmol"]
+    binarize_seed: NonNeg | None = None            # bernoulli: seed of the fixed val/test binarisation
+    input_shift: float | None = None               # null: from the training split's statistics
+    input_scale: PosFloat | None = None
+    split: Split
+
+
+class Model(Strict):
+    """An HVAE network (mrgen.models.hvae.HVAEConfig); the switches default to VDVAE."""
+    width: Pos
+    zdim: Pos
+    enc_blocks: str
+    dec_blocks: str
+    bottleneck: Annotated[float, Field(gt=0.0, le=1.0)] = 0.25
+    num_mixtures: Pos = 10
+    normalize_state: bool = False
+    single_resolution: bool = False
+    fourier_features: NonNeg = 0
+    residual: bool = True
+    processing: Literal["async", "sync"] = "async"
+    ws_latents: Literal["every", "first"] = "every"
+
+    @field_validator("enc_blocks", "dec_blocks")
+    @classmethod
+    def _layers(cls, v: str, info):
+        parse_layers(v, info.field_name[:3])
+        return v
+
+
+class ModelEntry(Strict):
+    """A model as written: a full entry, or `base: <model>` plus the keys that differ from it."""
+    base: Name | None = None
+    width: Pos | None = None
+    zdim: Pos | None = None
+    enc_blocks: str | None = None
+    dec_blocks: str | None = None
+    bottleneck: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    num_mixtures: Pos | None = None
+    normalize_state: bool | None = None
+    single_resolution: bool | None = None
+    fourier_features: NonNeg | None = None
+    residual: bool | None = None
+    processing: Literal["async", "sync"] | None = None
+    ws_latents: Literal["every", "first"] | None = None
+
+
+class Training(Strict):
+    """VDVAE's optimisation recipe (mrgen.train.loop)."""
+    iters: Pos
+    batch_size: Pos                                # per process
+    lr: PosFloat
+    wd: NonNegFloat
+    warmup_iters: NonNeg
+    grad_clip: PosFloat
+    skip_threshold: float = Field(ge=-1.0)         # -1: never skip (VDVAE)
+    ema_rate: Rate
+    ckpt_every: Pos
+    log_every: Pos
+    val_every: Pos
+    threads: Pos = 1
+    gpus: Annotated[int, Field(ge=1, le=64)] = 1   # DDP processes (one per GPU)
+    precision: Literal["fp32", "bf16"] = "fp32"
+    grad_checkpoint: bool = False
+
+
+class Run(Strict):
+    dataset: Name
+    model: Name
+    training: Name
+    seed: NonNeg
+
+
+class Asset(Strict):
+    """A non-dataset input file (the FID Inception weights), fetched like raw data."""
+    raw: Raw
+
+
+class WaveletNet(Strict):
+    """A wavelet-paper network: the score U-Net or WMGM's GAN (mrgen.models.wavelet)."""
+    kind: Literal["score", "gan"]
+    channels: Pos = 128
+    channel_mult: list[Pos] = [1, 2, 2, 4, 4]
+    res_blocks: Pos = 3
+    attention: list[Pos] = [16, 8]
+    heads: Pos = 4
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    width: Pos = 40
+    levels: Pos = 5
+    disc_blocks: Pos = 5
+
+
+class GanLosses(Strict):
+    adv: NonNegFloat
+    mse: NonNegFloat
+    ssim: NonNegFloat
+
+
+class WaveletTraining(Strict):
+    iters: Pos
+    batch_size: Pos
+    lr: PosFloat
+    wd: NonNegFloat = 0.0
+    warmup_iters: NonNeg = 0
+    grad_clip: PosFloat
+    ema_rate: Rate
+    ckpt_every: Pos
+    log_every: Pos
+    threads: Pos = 1
+    lr_d: PosFloat | None = None                   # gan only
+    d_every: Pos = 4                               # gan only
+    losses: GanLosses | None = None                # gan only
+
+
+class WaveletPart(Strict):
+    net: Name
+    training: Name
+
+
+class WaveletModel(Strict):
+    method: Literal["sgm", "wsgm", "wmgm"]
+    dataset: Name
+    levels: Annotated[int, Field(ge=0, le=8)] = 0
+    seed: NonNeg
+    parts: dict[Name, WaveletPart]
+
+
+class Fid(Strict):
+    weights: Name                                  # an asset
+    weights_file: FileName
+    weights_format: Literal["nvidia", "fid_helper"]
+    weights_label: str
+    reference_split: Literal["train", "val", "test"]
+    reference_n: Pos | None = None
+    batch_size: Pos
+
+
+class Analysis(Strict):
+    levels: Annotated[int, Field(ge=1, le=8)]
+    kl_max_dim: Pos
+    kl_direction: Literal["n0_n1", "n1_n0"]
+    bins: Pos
+    span: PosFloat
+
+
+class Theorem2(Strict):
+    dataset: Name
+    n_real: Pos
+    n_random: Pos
+    random_size: Pos
+    levels: Annotated[int, Field(ge=1, le=8)]
+    seed: NonNeg
+
+
+class Wavelet(Strict):
+    horizon: PosFloat
+    schedule: Literal["uniform", "quadratic"]
+    steps: list[Pos]                               # reverse-diffusion steps per diffusion model (W4's x axis)
+    w1_steps: Pos                                  # the steps W1 reports
+    samples: Pos
+    sample_batch: Pos
+    seed: NonNeg
+    fid: Fid
+    analysis: Analysis
+    th2: Theorem2
+
+
+class Figure(Strict):
+    width: PosFloat
+    height: PosFloat
+    dpi: Annotated[int, Field(ge=10, le=1200)]
+
+
+class Panel(Strict):
+    label: str
+    variants: dict[Name, Name]                     # variant -> run, wavelet model or dataset (by kind)
+    paper_variants: dict[Name, Name] = {}          # our variant -> the paper preset's / published variant
+
+
+TABLE_KINDS = ("f4", "t1", "t2", "t3", "g4", "th2", "w1", "w4", "w5", "w6")
+FIGURE_KINDS = ("f4", "f5", "f6", "th2", "w4", "w5", "w6")
+ExperimentKind = Literal["f4", "t1", "t2", "t3", "g4", "th2", "w1", "w4", "w5", "w6", "f5", "f6"]
+
+
+class Experiment(Strict):
+    kind: ExperimentKind
+    caption: str
+    metric: Literal["val", "test"] = "test"
+    panels: dict[Name, Panel]
+    figure: Figure | None = None                   # figure kinds only
+
+
+class StatesEval(Strict):
+    batches: Pos
+    batch_size: Pos
+
+
+class SamplesEval(Strict):
+    n: Pos
+    temperatures: list[Annotated[float, Field(gt=0.0, le=2.0)]]
+
+
+class Evaluation(Strict):
+    batch_size: Pos
+    seed: NonNeg
+    iw_samples: NonNeg = 0                         # importance samples K of the IW bound; 0 = off
+    iw_images: Pos | None = None                   # IW bound on the first N test images only (null = all)
+    states: StatesEval                             # Fig 5: N batches x B test images
+    samples: SamplesEval                           # Fig 6
+
+
+class Resources(Strict):
+    """What one job of a stage kind asks a scheduler for (Snakemake resources; Slurm via its profile)."""
+    cpus: Annotated[int, Field(ge=1, le=256)] = 1
+    mem_mb: Annotated[int, Field(ge=100)] = 2000
+    runtime: Annotated[int, Field(ge=1)] = 30      # minutes
+    gpus: Annotated[int, Field(ge=0, le=64)] = 0   # train: ignored, it asks for its recipe's training.gpus
+
+
+class Preset(Strict):
+    datasets: dict[Name, Dataset]
+    models: dict[Name, ModelEntry]
+    training: dict[Name, Training]
+    runs: dict[Name, Run]
+    evaluation: Evaluation
+    assets: dict[Name, Asset] = {}
+    wavelet: Wavelet | None = None
+    wavelet_nets: dict[Name, WaveletNet] = {}
+    wavelet_training: dict[Name, WaveletTraining] = {}
+    wavelet_models: dict[Name, WaveletModel] = {}
+    experiments: dict[Name, Experiment]
+    resources: dict[Name, Resources] = {}          # per stage kind; absent kinds use Resources()
+
+
+class Params(Strict):
+    """params.yaml as a whole."""
+    preset: Name                                   # the default preset of commands that name none
+    published: dict[Name, dict]                    # the papers' printed numbers, free-form per experiment
+    presets: dict[Name, Preset]

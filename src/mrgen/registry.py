@@ -1,0 +1,344 @@
+"""The stage registry: each stage kind declared once. A declaration says what the kind's CLI is, which
+code its numbers depend on, which instances the config asks for, and each instance's inputs, outputs
+(a pure function of the instance name, so it is also Snakemake's output pattern), params keys, metrics
+and plots. dvc.yaml and the Snakemake rules are generated from `KINDS` in one loop each (mrgen.dag), and
+the DAG-equality test takes what it expects from `stages(spec)`.
+
+Resources per kind and preset come from params.yaml (`presets.<p>.resources.<kind>`); training asks for
+its recipe's `gpus`. Building the DAG imports neither torch nor the models.
+"""
+from __future__ import annotations
+
+import glob
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from mrgen.config.schema import FIGURE_KINDS, TABLE_KINDS, Resources
+from mrgen.config.spec import VARIANT_SECTION, Spec, SpecError
+from mrgen.paths import ROOT, Paths
+
+REFERENCE_PRESET = "paper"          # the preset whose parameter counts every table prints beside ours
+
+
+@dataclass(frozen=True)
+class Out:
+    path: str
+    cache: bool = True                  # False: a small result committed to git
+    kind: str = "out"                   # out | metric | plot
+    directory: bool = False
+
+
+@dataclass
+class Stage:
+    """One node of the DAG: the same command, inputs, outputs and params keys for both engines.
+    The provenance record is always the last output."""
+    kind: str
+    name: str
+    preset: str
+    cmd: str
+    deps: list[str]
+    outs: list[Out]
+    params: list[str] = field(default_factory=list)
+    resources: Resources = field(default_factory=Resources)
+    log: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}@{self.name}"
+
+    @property
+    def record(self) -> str:
+        return self.outs[-1].path
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A stage kind's declaration."""
+    name: str
+    code: tuple[str, ...]                                   # globs of the code its numbers depend on
+    instances: Callable[[Spec], Iterable[str]]              # instance names, in DAG order
+    deps: Callable[[Spec, str], list[str]]                  # data inputs (code added from `code`)
+    outs: Callable[[Paths, str], list[Out]]                 # pure in the name; the record last
+    params: Callable[[Spec, str], list[str]]                # dotted params.yaml keys it reads
+    local: bool = False                                     # cheap: runs where the engine runs, never as a job
+    gpus: Callable[[Spec, str], int] | None = None          # per-instance GPUs (train), else resources'
+
+
+def command(kind: str, preset: str, name: str) -> str:
+    """`mrgen KIND --preset P NAME`: every word validated upstream, and quoted all the same."""
+    return shlex.join(["mrgen", kind, "--preset", preset, name])
+
+
+def code(*patterns: str) -> list[str]:
+    """The source files a stage's numbers depend on (files, so mtime-based engines see edits)."""
+    files = set()
+    for p in patterns:
+        files |= {Path(f).relative_to(ROOT).as_posix() for f in glob.glob(str(ROOT / p), recursive=True)}
+    return sorted(f for f in files if f.endswith(".py"))
+
+
+# ---------------------------------------------------------------- helpers the declarations share
+def _record(path: str) -> Out:
+    return Out(path, cache=False)
+
+
+def _beside(path: str, suffix: str = ".provenance.json") -> str:
+    """The record of a single-file or folder output: a sibling named after it."""
+    stem = path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
+    return stem + suffix
+
+
+def _runs_of(spec: Spec, kinds: tuple[str, ...]) -> list[str]:
+    """Runs some experiment of these kinds needs (Fig 5 state traces, Fig 6 samples)."""
+    return sorted({r for ex in spec.p["experiments"].values() if ex["kind"] in kinds
+                   for panel in ex["panels"].values() for r in panel["variants"].values()})
+
+
+def experiment_variants(spec: Spec, exp: str) -> list[str]:
+    panels = spec.p["experiments"][exp]["panels"]
+    return sorted({r for panel in panels.values() for r in panel["variants"].values()})
+
+
+def wavelet_parts(spec: Spec) -> dict[str, tuple[str, str]]:
+    """Training instances of the wavelet paper: '<model>-<part>' -> (model, part)."""
+    return {f"{m}-{part}": (m, part) for m, wm in spec.p["wavelet_models"].items() for part in wm["parts"]}
+
+
+def wavelet_settings(spec: Spec) -> dict[str, tuple[str, int]]:
+    """Sampling instances: '<model>-n<steps>' -> (model, steps)."""
+    steps = spec.p["wavelet"]["steps"] if spec.p["wavelet"] else []
+    return {f"{m}-n{n}": (m, n) for m in spec.p["wavelet_models"] for n in steps}
+
+
+def wstats_datasets(spec: Spec) -> list[str]:
+    """Datasets whose wavelet statistics a model (standardisation) or W5 / W6 needs."""
+    used = {wm["dataset"] for wm in spec.p["wavelet_models"].values() if wm["method"] != "sgm"}
+    used |= {d for ex in spec.p["experiments"].values() if ex["kind"] in ("w5", "w6")
+             for panel in ex["panels"].values() for d in panel["variants"].values()}
+    return sorted(used)
+
+
+def describe_presets(spec: Spec) -> list[str]:
+    """Whose parameter counts this preset's tables print: its own, and the paper-scale reference."""
+    return list(dict.fromkeys([spec.preset, REFERENCE_PRESET] if REFERENCE_PRESET in spec.raw["presets"]
+                              else [spec.preset]))
+
+
+def report_inputs(spec: Spec, e: str) -> list[str]:
+    """The files an experiment's table / figure reads: metrics, state traces, samples, statistics."""
+    pa, ex = spec.paths, spec.p["experiments"][e]
+    kind, variants = ex["kind"], experiment_variants(spec, e)
+    if kind == "f5":
+        files = [f"{pa.metrics_dir(r)}/states.json" for r in variants]
+    elif kind == "f6":
+        files = [pa.samples_file(r) for r in variants]
+    elif kind in ("w5", "w6"):
+        files = [pa.wstats_file(d) for d in variants]
+    elif kind == "th2":
+        files = [pa.th2_file(e)]
+    elif kind in ("w1", "w4"):
+        w = spec.p["wavelet"]
+        steps = [w["w1_steps"]] if kind == "w1" else w["steps"]
+        files = [f"{pa.metrics_dir(f'{m}-n{n}')}/{f}" for m in variants for n in steps
+                 for f in ("fid.json", "timing.json")]
+    else:
+        files = [f"{pa.metrics_dir(r)}/nll.json" for r in variants]
+    return files + [pa.describe_csv(p) for p in describe_presets(spec)]
+
+
+def report_params(spec: Spec, e: str, figure: bool) -> list[str]:
+    ex = spec.p["experiments"][e]
+    keys = ["kind", "caption", "panels"] + ([] if ex["kind"] in VARIANT_SECTION else ["metric"])
+    keys += ["figure"] if figure else []
+    out = [spec.key("experiments", e, k) for k in keys]
+    if e in spec.raw["published"]:
+        out.append(f"published.{e}")
+    if REFERENCE_PRESET != spec.preset and e in spec.raw["presets"].get(REFERENCE_PRESET, {}).get("experiments", {}):
+        out.append(f"presets.{REFERENCE_PRESET}.experiments.{e}.panels")      # which paper config is ours' peer
+    return out
+
+
+def _run_params(spec: Spec, r: str) -> list[str]:
+    run = spec.run(r)
+    return [spec.key("runs", r), *spec.model_keys(run["model"]), spec.key("training", run["training"]),
+            spec.key("datasets", run["dataset"])]
+
+
+def _wtrain(spec: Spec, name: str):
+    m, part = wavelet_parts(spec)[name]
+    wm = spec.p["wavelet_models"][m]
+    return m, part, wm
+
+
+def _describe_params(spec: Spec, p: str) -> list[str]:
+    """Only what parameter counts depend on, so a paper training recipe never makes tiny tables stale."""
+    pre = spec.raw["presets"][p]
+    keys = [f"presets.{p}.runs.{r}.{f}" for r in pre["runs"] for f in ("dataset", "model")]
+    keys += [k for m in sorted({run["model"] for run in pre["runs"].values()})
+             for k in spec.model_keys(m, p)]
+    datasets = {run["dataset"] for run in pre["runs"].values()} | {wm["dataset"] for wm in pre["wavelet_models"].values()}
+    keys += [f"presets.{p}.datasets.{d}.{f}" for d in sorted(datasets)
+             for f in ("image_size", "channels", "likelihood", "pad")]
+    keys += [f"presets.{p}.wavelet_models.{m}.{f}" for m in pre["wavelet_models"] for f in ("dataset", "levels", "parts")]
+    keys += [f"presets.{p}.wavelet_nets.{n}" for n in sorted({pd["net"] for wm in pre["wavelet_models"].values()
+                                                              for pd in wm["parts"].values()})]
+    return list(dict.fromkeys(keys))
+
+
+def _model_outs(pa: Paths, name: str) -> list[Out]:
+    md = pa.model_dir(name)
+    return [Out(f"{md}/model.pt"), Out(f"{md}/ema.pt"), Out(f"{md}/curve.csv", cache=False, kind="plot"),
+            _record(f"{md}/provenance.json")]
+
+
+def _report_outs(folder: str, exts: tuple[str, ...]):
+    def outs(pa: Paths, e: str) -> list[Out]:
+        make = pa.table if folder == "tables" else pa.figure
+        return [Out(make(e, x), cache=False) for x in exts] + [_record(make(e, "provenance.json"))]
+    return outs
+
+
+def _reports(kinds: tuple[str, ...]):
+    return lambda spec: [e for e, ex in spec.p["experiments"].items() if ex["kind"] in kinds]
+
+
+def _fid_weights(spec: Spec) -> str:
+    return spec.paths.raw_dir(spec.p["wavelet"]["fid"]["weights"])
+
+
+# ---------------------------------------------------------------- the stage kinds
+_KINDS = [
+    Kind("fetch", ("stages/fetch.py", "src/mrgen/data/fetch.py"),
+         instances=lambda s: [*s.p["datasets"], *s.p["assets"]],
+         deps=lambda s, d: [],
+         outs=lambda pa, d: [Out(pa.raw_dir(d), directory=True), _record(f"{pa.raw_dir(d)}.provenance.json")],
+         params=lambda s, d: [s.key("datasets" if d in s.p["datasets"] else "assets", d, "raw")]),
+    Kind("prepare", ("stages/prepare.py", "src/mrgen/data/**/*.py"),
+         instances=lambda s: list(s.p["datasets"]),
+         deps=lambda s, d: [s.paths.raw_dir(d)],
+         outs=lambda pa, d: [Out(pa.prepared(d), directory=True), _record(f"{pa.prepared(d)}.provenance.json")],
+         params=lambda s, d: [s.key("datasets", d)]),
+    Kind("train", ("stages/train.py", "src/mrgen/models/hvae.py", "src/mrgen/models/layers.py",
+                   "src/mrgen/train/**/*.py", "src/mrgen/data/**/*.py", "src/mrgen/metrics/nll.py"),
+         instances=lambda s: list(s.p["runs"]),
+         deps=lambda s, r: [s.paths.prepared(s.run(r)["dataset"])],
+         outs=_model_outs,
+         params=_run_params,
+         gpus=lambda s, r: s.p["training"][s.run(r)["training"]]["gpus"]),
+    Kind("evaluate", ("stages/evaluate.py", "src/mrgen/models/hvae.py", "src/mrgen/models/layers.py",
+                      "src/mrgen/metrics/nll.py", "src/mrgen/data/**/*.py"),
+         instances=lambda s: list(s.p["runs"]),
+         deps=lambda s, r: [s.paths.prepared(s.run(r)["dataset"]), f"{s.paths.model_dir(r)}/ema.pt"],
+         outs=lambda pa, r: [Out(f"{pa.metrics_dir(r)}/nll.json", cache=False, kind="metric"),
+                             _record(f"{pa.metrics_dir(r)}/provenance.json")],
+         params=lambda s, r: [s.key("runs", r)] + [s.key("evaluation", k) for k in
+                                                   ("batch_size", "seed", "iw_samples", "iw_images")]),
+    Kind("states", ("stages/states.py", "src/mrgen/models/hvae.py", "src/mrgen/models/layers.py",
+                    "src/mrgen/metrics/states.py", "src/mrgen/data/**/*.py"),
+         instances=lambda s: _runs_of(s, ("f5",)),
+         deps=lambda s, r: [s.paths.prepared(s.run(r)["dataset"]), f"{s.paths.model_dir(r)}/ema.pt"],
+         outs=lambda pa, r: [Out(f"{pa.metrics_dir(r)}/states.json", cache=False),
+                             _record(f"{pa.metrics_dir(r)}/states.provenance.json")],
+         params=lambda s, r: [s.key("runs", r), s.key("evaluation", "states"), s.key("evaluation", "seed")]),
+    Kind("sample", ("stages/sample.py", "src/mrgen/models/hvae.py", "src/mrgen/models/layers.py"),
+         instances=lambda s: _runs_of(s, ("f6",)),
+         deps=lambda s, r: [f"{s.paths.model_dir(r)}/ema.pt"],
+         outs=lambda pa, r: [Out(pa.samples_file(r), cache=False), _record(_beside(pa.samples_file(r)))],
+         params=lambda s, r: [s.key("runs", r), s.key("evaluation", "samples"), s.key("evaluation", "seed")]),
+    Kind("wstats", ("stages/wstats.py", "src/mrgen/analysis/wavelet_stats.py", "src/mrgen/models/wavelet/haar.py",
+                    "src/mrgen/data/prepared.py"),
+         instances=wstats_datasets,
+         deps=lambda s, d: [s.paths.prepared(d)],
+         outs=lambda pa, d: [Out(pa.wstats_file(d), cache=False), _record(_beside(pa.wstats_file(d)))],
+         params=lambda s, d: [s.key("wavelet", "analysis")] + [s.key("wavelet_models", m, "levels") for m, wm in
+                                                               s.p["wavelet_models"].items() if wm["dataset"] == d]),
+    Kind("th2", ("stages/th2.py", "src/mrgen/analysis/theorem2.py", "src/mrgen/models/wavelet/haar.py",
+                 "src/mrgen/data/prepared.py"),
+         instances=_reports(("th2",)),
+         deps=lambda s, e: [s.paths.prepared(s.p["wavelet"]["th2"]["dataset"])],
+         outs=lambda pa, e: [Out(pa.th2_file(e), cache=False), _record(_beside(pa.th2_file(e)))],
+         params=lambda s, e: [s.key("wavelet", "th2")]),
+    Kind("wtrain", ("stages/wtrain.py", "src/mrgen/models/wavelet/*.py", "src/mrgen/train/**/*.py",
+                    "src/mrgen/data/**/*.py"),
+         instances=lambda s: list(wavelet_parts(s)),
+         deps=lambda s, n: [s.paths.prepared(_wtrain(s, n)[2]["dataset"])] + (
+             [] if _wtrain(s, n)[1] in ("full", "gan") else [s.paths.wstats_file(_wtrain(s, n)[2]["dataset"])]),
+         outs=_model_outs,
+         params=lambda s, n: [s.key("wavelet_models", _wtrain(s, n)[0]),
+                              s.key("wavelet_nets", _wtrain(s, n)[2]["parts"][_wtrain(s, n)[1]]["net"]),
+                              s.key("wavelet_training", _wtrain(s, n)[2]["parts"][_wtrain(s, n)[1]]["training"]),
+                              s.key("wavelet", "horizon"), s.key("wavelet", "schedule"),
+                              s.key("datasets", _wtrain(s, n)[2]["dataset"])]),
+    Kind("wsample", ("stages/wsample.py", "src/mrgen/models/wavelet/*.py"),
+         instances=lambda s: list(wavelet_settings(s)),
+         deps=lambda s, n: [f"{s.paths.model_dir(f'{m}-{part}')}/ema.pt"
+                            for m in [wavelet_settings(s)[n][0]] for part in s.p["wavelet_models"][m]["parts"]]
+         + ([] if s.p["wavelet_models"][wavelet_settings(s)[n][0]]["method"] == "sgm"
+            else [s.paths.wstats_file(s.p["wavelet_models"][wavelet_settings(s)[n][0]]["dataset"])]),
+         outs=lambda pa, n: [Out(pa.samples_dir(n), directory=True),
+                             Out(f"{pa.metrics_dir(n)}/timing.json", cache=False, kind="metric"),
+                             _record(f"{pa.metrics_dir(n)}/sample.provenance.json")],
+         params=lambda s, n: [s.key("wavelet_models", wavelet_settings(s)[n][0])]
+         + [s.key("wavelet", k) for k in ("horizon", "schedule", "samples", "sample_batch", "seed")]),
+    Kind("fidref", ("stages/fidref.py", "src/mrgen/metrics/fid.py", "src/mrgen/data/prepared.py"),
+         instances=lambda s: sorted({s.p["wavelet_models"][m]["dataset"] for m, _ in wavelet_settings(s).values()}),
+         deps=lambda s, d: [s.paths.prepared(d), _fid_weights(s)],
+         outs=lambda pa, d: [Out(pa.fidref_file(d)), _record(_beside(pa.fidref_file(d)))],
+         params=lambda s, d: [s.key("wavelet", "fid")]),
+    Kind("fid", ("stages/fid.py", "src/mrgen/metrics/fid.py"),
+         instances=lambda s: list(wavelet_settings(s)),
+         deps=lambda s, n: [s.paths.samples_dir(n),
+                            s.paths.fidref_file(s.p["wavelet_models"][wavelet_settings(s)[n][0]]["dataset"]),
+                            _fid_weights(s)],
+         outs=lambda pa, n: [Out(f"{pa.metrics_dir(n)}/fid.json", cache=False, kind="metric"),
+                             _record(f"{pa.metrics_dir(n)}/fid.provenance.json")],
+         params=lambda s, n: [s.key("wavelet", "fid")]),
+    Kind("describe", ("stages/describe.py", "src/mrgen/models/hvae.py", "src/mrgen/models/layers.py",
+                      "src/mrgen/models/wavelet/*.py"),
+         instances=describe_presets,
+         deps=lambda s, p: [],
+         outs=lambda pa, p: [Out(pa.describe_csv(p), cache=False), _record(_beside(pa.describe_csv(p)))],
+         params=lambda s, p: _describe_params(s, p),
+         local=True),
+    Kind("table", ("stages/table.py", "src/mrgen/report/**/*.py"),
+         instances=_reports(TABLE_KINDS),
+         deps=report_inputs,
+         outs=_report_outs("tables", ("md", "csv", "tex")),
+         params=lambda s, e: report_params(s, e, figure=False),
+         local=True),
+    Kind("figure", ("stages/figure.py", "src/mrgen/report/**/*.py"),
+         instances=_reports(FIGURE_KINDS),
+         deps=report_inputs,
+         outs=_report_outs("figures", ("png", "pdf")),
+         params=lambda s, e: report_params(s, e, figure=True),
+         local=True),
+]
+KINDS: dict[str, Kind] = {k.name: k for k in _KINDS}
+
+
+def build(spec: Spec, kind: Kind, name: str) -> Stage:
+    """One instance of a kind: what both engines run, read, write and track."""
+    res = Resources(**spec.p["resources"].get(kind.name, {}))
+    if kind.gpus is not None:
+        res = res.model_copy(update={"gpus": kind.gpus(spec, name)})
+    return Stage(kind.name, name, spec.preset, command(kind.name, spec.preset, name),
+                 code(*kind.code) + kind.deps(spec, name), kind.outs(spec.paths, name),
+                 kind.params(spec, name), res, spec.paths.log(kind.name, name))
+
+
+def stages(spec: Spec) -> list[Stage]:
+    """Every stage instance of the spec's preset, kind by kind in registry order."""
+    return [build(spec, kind, name) for kind in KINDS.values() for name in kind.instances(spec)]
+
+
+def stage(spec: Spec, kind: str, name: str) -> Stage:
+    """The instance `kind@name` of the spec's preset, or one line saying which names exist."""
+    if kind not in KINDS:
+        raise SpecError(f"no stage kind {kind!r}; expected one of {sorted(KINDS)}")
+    names = list(KINDS[kind].instances(spec))
+    if name not in names:
+        raise SpecError(f"{spec.source}: preset {spec.preset!r} has no {kind} stage named {name!r}; "
+                        f"expected one of {names[:12]}{' ...' if len(names) > 12 else ''}")
+    return build(spec, KINDS[kind], name)

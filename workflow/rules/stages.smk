@@ -1,0 +1,26 @@
+# Every stage kind of the registry as one rule, in one loop: instances, inputs, output and log patterns,
+# params, resources and the command all come from mrgen.registry, the same declaration dvc.yaml is
+# generated from (tests/test_dag.py checks both engines see one PIPELINE).
+from mrgen.config.spec import load
+from mrgen.dag import SnakemakeDAG
+
+SPEC = load(preset=config["preset"])          # validated again by pydantic: cross-references, duplicate keys
+PIPELINE = SnakemakeDAG(SPEC)
+
+for _kind in PIPELINE.kinds():
+
+    rule:
+        name: _kind.name
+        input: PIPELINE.inputs(_kind.name)
+        output: [directory(p) if d else p for p, d in PIPELINE.outputs(_kind.name)]
+        log: PIPELINE.log(_kind.name)
+        params: spec=PIPELINE.params_json(_kind.name)
+        wildcard_constraints: name=PIPELINE.names(_kind.name)
+        threads: PIPELINE.threads(_kind.name)
+        resources:
+            runtime=PIPELINE.resource(_kind.name, "runtime"),
+            mem_mb=PIPELINE.resource(_kind.name, "mem_mb"),
+            gpu=PIPELINE.resource(_kind.name, "gpus"),
+            cpus_per_task=PIPELINE.resource(_kind.name, "cpus"),
+        localrule: _kind.local
+        shell: PIPELINE.shell(_kind.name)
