@@ -14,27 +14,26 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+import torch
+from cleanfid import fid as cleanfid
 
-import torch  # noqa: E402
-from cleanfid import fid as cleanfid  # noqa: E402
-
-from mrgen.data.prepared import Prepared  # noqa: E402
-from mrgen.metrics.fid import array_features, folder_features, frechet, statistics, weights, write_pngs  # noqa: E402
-from mrgen.spec import load  # noqa: E402
+from mrgen.config.spec import load
+from mrgen.data.prepared import Prepared
+from mrgen.metrics.fid import array_features, folder_features, frechet, statistics, weights, write_pngs
+from mrgen.paths import ROOT
+from mrgen.registry import wavelet_settings
 
 
 def main():
     spec = load()
-    name = sys.argv[1] if len(sys.argv) > 1 else next(iter(spec.wavelet_settings()))
-    model, _ = spec.wavelet_settings()[name]
+    name = sys.argv[1] if len(sys.argv) > 1 else next(iter(wavelet_settings(spec)))
+    model, _ = wavelet_settings(spec)[name]
     f = spec.p["wavelet"]["fid"]
     d = spec.p["wavelet_models"][model]["dataset"]
-    ref = Prepared.open(ROOT / spec.prepared(d)).split(f["reference_split"])
+    ref = Prepared.open(ROOT / spec.paths.prepared(d)).split(f["reference_split"])
     ref = ref[:f["reference_n"]] if f["reference_n"] is not None else ref
-    samples = ROOT / f"results/samples/{name}"
-    _, extractor = weights(ROOT, spec.raw_dir(f["weights"]), f)
+    samples = ROOT / spec.paths.samples_dir(name)
+    _, extractor = weights(ROOT, spec.paths.raw_dir(f["weights"]), f)
 
     t0 = time.perf_counter()
     mu_r, s_r = statistics(array_features(ref, extractor, f["batch_size"]))
@@ -49,7 +48,7 @@ def main():
                                       device=torch.device("cpu"), num_workers=0, batch_size=f["batch_size"],
                                       verbose=False, use_dataparallel=False)
         t_theirs = time.perf_counter() - t0
-    committed = json.loads((ROOT / spec.metrics_dir(name) / "fid.json").read_text())["fid"]
+    committed = json.loads((ROOT / spec.paths.metrics_dir(name) / "fid.json").read_text())["fid"]
     n_samples = len(list(samples.glob("*.png")))
     print(f"setting {name}: {n_samples} samples vs {len(ref)} reference images ({f['reference_split']}), {f['weights_label']}")
     print(f"{'':24}{'FID':>14}{'seconds':>10}")

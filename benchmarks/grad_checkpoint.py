@@ -13,9 +13,6 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
 def rss_bytes() -> int:
@@ -25,8 +22,9 @@ def rss_bytes() -> int:
 
 def measure(checkpointing: bool, batch: int, steps: int, precision: str) -> dict:
     import torch
+
+    from mrgen.config.spec import load
     from mrgen.models.hvae import VAE, HVAEConfig
-    from mrgen.spec import load
     from mrgen.train.loop import autocast
 
     device = "cuda" if torch.cuda.is_available() else "cpu"

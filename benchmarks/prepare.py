@@ -14,7 +14,6 @@ import gzip
 import io
 import pickle
 import struct
-import sys
 import tarfile
 import tempfile
 import time
@@ -23,9 +22,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from mrgen.data import formats  # noqa: E402
-from mrgen.data.sources import prepare_dataset  # noqa: E402
+from mrgen.data import formats
+from mrgen.data.sources import prepare_dataset
 
 RNG = np.random.default_rng(0)
 
@@ -118,7 +116,8 @@ def main():
     print(f"{'format':<34}{'images':>9}{'seconds':>9}{'images/s':>11}  goal")
     with tempfile.TemporaryDirectory() as tmp:
         for k, (label, make, goal) in enumerate((
-                ("CIFAR10 python tarball", make_cifar, lambda n, s: f"60k in {s * 60000 / n:.1f} s (< 10 s: {'met' if s * 60000 / n < 10 else 'MISSED'})"),
+                ("CIFAR10 python tarball", make_cifar,
+                 lambda n, s: f"60k in {s * 60000 / n:.1f} s (< 10 s: {'met' if s * 60000 / n < 10 else 'MISSED'})"),
                 ("IDX gzip (MNIST format)", make_idx, None),
                 ("ImageNet npz batches 32px", make_npz, None),
                 ("ImageNet PNG tar 32px", lambda d: make_png_tar(d, args.png), None),
@@ -126,13 +125,13 @@ def main():
             d = Path(tmp) / f"format{k}"
             d.mkdir()
             spec, n = make(d)
-            secs = timed(lambda: prepare_dataset("bench", spec, d, d / "out"))
+            secs = timed(lambda spec=spec, d=d: prepare_dataset("bench", spec, d, d / "out"))
             note = goal(n, secs) if callable(goal) else ""
             if goal == "jpeg":
                 c = formats.Container(d / "img_align_celeba")
                 s = formats.ImageSpec("RGB", 64, (178, 218), (15, 40, 163, 188), "bilinear")
                 read = c.reader()
-                one = timed(lambda: [s.apply(read(x), x) for x in c.names])
+                one = timed(lambda s=s, read=read, c=c: [s.apply(read(x), x) for x in c.names])
                 note = (f"1-process decode {n / one:.0f}/s; reader = {secs and (n / secs) / (n / one):.2f}x one core "
                         f"= {(one / secs) / cores:.0%} of {cores} cores' decoding")
             print(f"{label:<34}{n:>9}{secs:>9.2f}{n / secs:>11.0f}  {note}")

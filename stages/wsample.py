@@ -6,6 +6,7 @@ import time
 
 import torch
 
+from mrgen.io import load_torch
 from mrgen.metrics.fid import write_pngs
 from mrgen.models.wavelet import methods
 from mrgen.models.wavelet.gan import GANConfig, count
@@ -15,7 +16,8 @@ from mrgen.registry import wavelet_settings
 
 
 def load_part(path):
-    ck = torch.load(path, map_location="cpu", weights_only=True)
+    ck = load_torch(path, ("part", "config", "state_dict"), "the ema.pt written by the wtrain stage — rerun it",
+                    map_location="cpu")
     cfg = (GANConfig if ck["part"] == "gan" else UNetConfig).from_dict(ck["config"])
     net = methods.build(cfg)
     net.load_state_dict(ck["state_dict"])
@@ -51,7 +53,8 @@ def body(ctx):
     evals = steps * (len(wm["parts"]) if wm["method"] == "wsgm" else 1) + (wm["levels"] if wm["method"] == "wmgm" else 0)
     timing = {"model": m, "method": wm["method"], "steps": steps, "network_evaluations": evals,
               "images": done, "ms_per_image": 1000 * total / done, "batch": w["sample_batch"],
-              "device": torch.cuda.get_device_name() if device == "cuda" else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
+              "device": torch.cuda.get_device_name() if device == "cuda"
+              else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
               "params": sum(count(n) for n in nets.values())}
     ctx.out(f"{spec.paths.metrics_dir(name)}/timing.json").write_text(json.dumps(timing, indent=2, sort_keys=True) + "\n")
     ctx.info.update(seed=w["seed"], device=timing["device"])

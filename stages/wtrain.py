@@ -11,11 +11,11 @@ import torch
 from mrgen.data.loader import Batches
 from mrgen.data.prepared import DataError, Prepared
 from mrgen.models.wavelet import methods
+from mrgen.models.wavelet import training as trainer
 from mrgen.models.wavelet.gan import count
 from mrgen.paths import ROOT
 from mrgen.registry import wavelet_parts
-from mrgen.train.resume import discard_resumable
-from mrgen.models.wavelet import training as trainer
+from mrgen.train.checkpoint import discard_resumable
 
 
 def body(ctx):

@@ -13,14 +13,19 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = str(Path(sys.executable).parent)
 
 
-def env() -> dict:
+def env(repo: Path | None = None) -> dict:
+    """The environment of a command run in `repo`: this venv's `mrgen`, `dvc` and `snakemake`, importing
+    the library and stage modules from that repo's own files (a copy runs the code it hashes)."""
     e = dict(os.environ, DVC_NO_ANALYTICS="1", PYTHONUNBUFFERED="1")
-    e["PATH"] = VENV_BIN + os.pathsep + e["PATH"]       # `python` in stage commands = this interpreter
+    e["PATH"] = VENV_BIN + os.pathsep + e["PATH"]
+    e.pop("MRGEN_ROOT", None)
+    if repo is not None:
+        e["PYTHONPATH"] = os.pathsep.join([str(Path(repo) / "src"), str(repo)])
     return e
 
 
 def sh(cmd, cwd, check=True, timeout=1800):
-    r = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True, timeout=timeout,
+    r = subprocess.run(cmd, cwd=cwd, env=env(cwd), capture_output=True, text=True, timeout=timeout,
                        shell=isinstance(cmd, str))
     if check and r.returncode != 0:
         raise AssertionError(f"{cmd} failed ({r.returncode}):\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}")
@@ -35,7 +40,7 @@ def copy_repo(dst: Path, with_results: bool = False) -> Path:
     """
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
                            text=True, check=True).stdout.split()
-    skip = () if with_results else ("results/", "models/", "data/", "dvc.lock")
+    skip = () if with_results else ("results/", "models/", "data/", "dvc.lock", "pipelines/paper/dvc.lock")
     for f in files:
         if f.startswith(skip) or not (ROOT / f).is_file():
             continue

@@ -1,35 +1,40 @@
-"""dvc.yaml and the Snakefile express one DAG: same nodes (commands), inputs, outputs and edges."""
+"""dvc.yaml and the Snakefile express one DAG, the registry's: same nodes (commands), inputs, outputs,
+params and edges, for every preset; the generated files are fresh."""
 import re
 
 import pytest
-
 from conftest import ROOT, sh
-from mrgen.spec import load
+
+from mrgen.config.spec import load
+from mrgen.dag import dvc_file
+from mrgen.registry import KINDS, stages
 
 
-def dvc_dag(repo):
+def dvc_dag(repo, dvc_yaml):
     from dvc.dependency.param import ParamsDependency
     from dvc.repo import Repo
 
-    nodes, params, graph_edges = {}, {}, set()
+    nodes, params = {}, {}
     with Repo(str(repo)) as r:
-        for st in r.index.stages:
+        mine = [st for st in r.index.stages if st.path_in_repo == dvc_yaml]
+        for st in mine:
             deps = frozenset(d.def_path for d in st.deps if not isinstance(d, ParamsDependency))
             nodes[st.cmd] = (deps, frozenset(o.def_path for o in st.outs))
             params[st.cmd] = sorted(k for d in st.deps if isinstance(d, ParamsDependency) for k in d.params)
-        graph_edges = {frozenset((u.cmd, v.cmd)) for u, v in r.index.graph.edges}
+        cmds = {st.cmd for st in mine}
+        graph_edges = {frozenset((u.cmd, v.cmd)) for u, v in r.index.graph.edges if u.cmd in cmds or v.cmd in cmds}
     return nodes, params, graph_edges
 
 
-def snakemake_dag(repo):
-    out = sh("snakemake -n -p --forceall --cores 1 --nolock", repo).stdout
+def snakemake_dag(repo, preset):
+    out = sh(f"snakemake -n -p --forceall --cores 1 --nolock --config preset={preset}", repo).stdout
     nodes = {}
     for block in re.split(r"\n(?=\[[^\]]+\]\n(?:local)?rule )", out):
         m = re.search(r"(?:local)?rule (\w+):\n(.*?)\nShell command: (.*)", block, re.S)
         if not m or m.group(1) == "all":
             continue
         fields = dict(re.findall(r"^\s+(input|output): (.*)$", m.group(2), re.M))
-        split = lambda k: frozenset(x.strip() for x in fields.get(k, "").split(",") if x.strip())
+        split = lambda k, fields=fields: frozenset(x.strip() for x in fields.get(k, "").split(",") if x.strip())
         nodes[m.group(3).strip()] = (split("input"), split("output"))
     return nodes
 
@@ -39,20 +44,17 @@ def path_edges(nodes):
     return {(producer[d], cmd) for cmd, (deps, _) in nodes.items() for d in deps if d in producer}
 
 
-def test_dvc_yaml_is_fresh():
-    sh("python -m stages.preset --check", ROOT)
+def test_generated_files_are_fresh():
+    sh("mrgen dag --check", ROOT)
 
 
 @pytest.mark.parametrize("preset", ["tiny", "paper"])
-def test_dvc_and_snakemake_build_the_same_dag(repo, preset):
-    if preset != "tiny":
-        sh(f"python -m stages.preset {preset}", repo)
+def test_dvc_and_snakemake_build_the_registrys_dag(repo, preset):
     sh("dvc init -q -f", repo)
-    dvc_nodes, dvc_params, dvc_graph = dvc_dag(repo)
-    smk_nodes = snakemake_dag(repo)
-    spec = load(repo / "params.yaml")
-    assert spec.preset == preset
-    expected = {s.cmd: s for s in spec.stages()}
+    spec = load(repo / "params.yaml", preset=preset)
+    dvc_nodes, dvc_params, dvc_graph = dvc_dag(repo, dvc_file(spec))
+    smk_nodes = snakemake_dag(repo, preset)
+    expected = {s.cmd: s for s in stages(spec)}
     assert set(dvc_nodes) == set(smk_nodes) == set(expected)
     for cmd, (deps, outs) in dvc_nodes.items():
         assert smk_nodes[cmd] == (deps, outs), cmd
@@ -61,11 +63,23 @@ def test_dvc_and_snakemake_build_the_same_dag(repo, preset):
     edges = path_edges(dvc_nodes)
     assert edges == path_edges(smk_nodes)
     assert {frozenset(e) for e in edges} == dvc_graph          # DVC's own graph agrees
-    n_runs = len(spec.p["runs"])
-    reports = sum(len(spec.report_kinds(e)) for e in spec.p["experiments"])
-    settings = len(spec.wavelet_settings())
-    wavelet = (len(spec.p["assets"]) + len(spec.wstats_datasets()) + len(spec.wavelet_parts()) + 2 * settings
-               + len({m["dataset"] for m in spec.p["wavelet_models"].values()}) + 1)      # + th2
-    assert settings and len(spec.wavelet_parts()) >= 6
-    assert len(expected) == (2 * len(spec.p["datasets"]) + 2 * n_runs + len(spec.runs_of_kind("f5"))
-                             + len(spec.runs_of_kind("f6")) + 2 + reports + wavelet)
+    # every kind with instances in this preset appears, each instance once, every output under the preset
+    kinds = {s.kind for s in expected.values()}
+    assert kinds == set(KINDS) - ({"th2"} if preset == "paper" and not any(
+        ex["kind"] == "th2" for ex in spec.p["experiments"].values()) else set())
+    assert all(o.path.split("/")[1] == preset for s in expected.values() for o in s.outs)
+
+
+def test_output_patterns_are_the_instances_outputs():
+    """Snakemake's rule outputs are the registry's outs of '{name}': the same paths as each instance's."""
+    for preset in ("tiny", "paper"):
+        spec = load(preset=preset)
+        for st in stages(spec):
+            pattern = [o.path for o in KINDS[st.kind].outs(spec.paths, "{name}")]
+            assert [p.replace("{name}", st.name) for p in pattern] == [o.path for o in st.outs]
+
+
+def test_commands_are_quoted_words_of_validated_names():
+    for preset in ("tiny", "paper"):
+        for st in stages(load(preset=preset)):
+            assert re.fullmatch(r"mrgen [a-z0-9]+ --preset [a-z0-9_-]+ [a-z0-9][a-z0-9_-]*", st.cmd), st.cmd

@@ -26,7 +26,7 @@ from mrgen.data.formats import read_idx
 from mrgen.data.loader import Batches
 from mrgen.data.prepared import DataError, Prepared, index_sha256
 from mrgen.data.sources import prepare_dataset
-from mrgen.spec import load
+from mrgen.config.spec import Spec, load
 
 RNG = np.random.default_rng(0)
 
@@ -37,7 +37,6 @@ def dataset(source, files, split, size, channels=3, **kw):
           "likelihood": "dmol", "split": split, **kw}
     raw = load().raw
     raw["presets"]["tiny"]["datasets"]["t"] = ds
-    from mrgen.spec import Spec
     return Spec(raw).raw["presets"]["tiny"]["datasets"]["t"]
 
 
@@ -414,17 +413,18 @@ def test_fetch_and_prepare_stages_bad_raw_file_then_fixed(repo):
     inbox = repo / "data/downloads/digits"
     inbox.mkdir(parents=True)
     (inbox / "digits.csv.gz").write_bytes(b"corrupt")
-    r = sh("python -m stages.fetch --preset tiny digits", repo, check=False)
+    r = sh("mrgen fetch --preset tiny digits", repo, check=False)
     assert r.returncode == 2 and "digits.csv.gz: wrong checksum: expected sha256 09f66e6d" in r.stderr
-    assert not (repo / "data/raw/digits").exists() and not (repo / "data/raw/digits.provenance.json").exists()
-    r = sh("python -m stages.prepare --preset tiny digits", repo, check=False)
-    assert r.returncode == 2 and "data/raw/digits/digits.csv.gz: missing; run the fetch stage" in r.stderr
-    assert not (repo / "data/prepared/digits").exists()
+    assert not (repo / "data/tiny/raw/digits").exists() and not (repo / "data/tiny/raw/digits.provenance.json").exists()
+    r = sh("mrgen prepare --preset tiny digits", repo, check=False)
+    assert r.returncode == 2 and r.stderr.strip() == (
+        "error: data/tiny/raw/digits: missing; expected the output of the stage that makes it — run it first")
+    assert not (repo / "data/tiny/prepared/digits").exists()
     (inbox / "digits.csv.gz").unlink()                        # fixed: fetch copies it from scikit-learn
-    sh("python -m stages.fetch --preset tiny digits", repo)
-    sh("python -m stages.prepare --preset tiny digits", repo)
-    meta = json.loads((repo / "data/prepared/digits/meta.json").read_text())
-    rec = json.loads((repo / "data/raw/digits.provenance.json").read_text())
+    sh("mrgen fetch --preset tiny digits", repo)
+    sh("mrgen prepare --preset tiny digits", repo)
+    meta = json.loads((repo / "data/tiny/prepared/digits/meta.json").read_text())
+    rec = json.loads((repo / "data/tiny/raw/digits.provenance.json").read_text())
     assert meta["counts"] == {"train": 1297, "val": 250, "test": 250}
     assert meta["raw_sha256"]["digits.csv.gz"] == rec["files"]["digits.csv.gz"]["sha256"] == \
         "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"

@@ -36,10 +36,10 @@ def test_the_train_stage_relaunches_itself_as_torchrun_workers(repo):
     """training.gpus: 2 -> the unchanged stage command runs 2 gloo workers; rank 0 alone writes."""
     params = repo / "params.yaml"
     params.write_text(params.read_text().replace("iters: 250", "iters: 20\n        gpus: 2"))
-    sh("python -m stages.fetch --preset tiny digits && python -m stages.prepare --preset tiny digits", repo)
-    r = sh("python -m stages.train --preset tiny f4-digits-x1", repo)
+    sh("mrgen fetch --preset tiny digits && mrgen prepare --preset tiny digits", repo)
+    r = sh("mrgen train --preset tiny digits-x1", repo)
     assert "launching 2 processes" in r.stderr
-    rec = json.loads((repo / "models/f4-digits-x1/provenance.json").read_text())
+    rec = json.loads((repo / "models/tiny/digits-x1/provenance.json").read_text())
     assert rec["world_size"] == 2 and rec["global_batch"] == 64 and rec["steps"] == 20
-    assert torch.load(repo / "models/f4-digits-x1/ema.pt", weights_only=True)["step"] == 20
-    assert not list((repo / "work/.staging").glob("*"))          # no rank left a scratch folder behind
+    assert torch.load(repo / "models/tiny/digits-x1/ema.pt", weights_only=True)["step"] == 20
+    assert not list((repo / "work/tiny/.staging").glob("*"))          # no rank left a scratch folder behind

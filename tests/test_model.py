@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from mrgen.models.hvae import VAE, DecBlock, HVAEConfig, Layer, count_params, parse_layers
 from mrgen.report.collect import matches_shown
-from mrgen.spec import load
+from mrgen.config.spec import load
 
 PAPER = load(preset="paper")
 

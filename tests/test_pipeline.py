@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from conftest import copy_repo, env, sh
-from mrgen.spec import load
+from mrgen.config.spec import load
+from mrgen.registry import KINDS
 
 pytestmark = pytest.mark.slow
 SMK = "snakemake --profile workflow/profiles/local"
@@ -28,7 +29,7 @@ def smk_repo(tmp_path_factory):
 def commit(repo):
     """Record a Snakemake run in dvc.lock, then re-stamp: `dvc commit` copies cached outputs back into the
     workspace with new mtimes, and Snakemake only keeps checksums of small files (README, Everyday use)."""
-    sh("dvc commit -f -q", repo)
+    sh("dvc commit -f -q dvc.yaml", repo)
     sh(f"{SMK} --touch", repo)
 
 
@@ -41,22 +42,22 @@ def to_run(repo):
 
 
 def dvc_changed(repo):
-    out = sh("dvc status --json", repo).stdout
+    out = sh("dvc status --json dvc.yaml", repo).stdout
     return set(json.loads(out))
 
 
 def test_snakemake_run_then_dvc_commit_is_clean(smk_repo):
     assert "Data and pipelines are up to date" in sh("dvc status", smk_repo).stdout
     assert to_run(smk_repo) == set()
-    table = (smk_repo / "results/tables/f4.md").read_text()
-    assert "tiny scale" in table and "f4-digits-r20" in table
-    w1 = (smk_repo / "results/tables/w1.md").read_text()
+    table = (smk_repo / "results/tiny/tables/f4.md").read_text()
+    assert "tiny scale" in table and "digits-r20" in table
+    w1 = (smk_repo / "results/tiny/tables/w1.md").read_text()
     assert all(m in w1 for m in ("sgm", "wsgm", "wmgm")) and "351,005,205" in w1     # paper-scale WSGM beside ours
-    fid = json.loads((smk_repo / "results/metrics/wmgm-photos-n4/fid.json").read_text())
+    fid = json.loads((smk_repo / "results/tiny/metrics/wmgm-photos-n4/fid.json").read_text())
     assert fid["fid"] > 0 and fid["weights"].startswith("clean-fid clean mode") and fid["n_samples"] == 48
-    assert len(list((smk_repo / "results/samples/wmgm-photos-n4").glob("*.png"))) == 48
-    rec = json.loads((smk_repo / "models/f4-digits-x1/provenance.json").read_text())
-    assert rec["git"]["commit"] and rec["inputs"]["data/prepared/digits"] and rec["environment"]["lock_sha256"]
+    assert len(list((smk_repo / "results/tiny/samples/wmgm-photos-n4").glob("*.png"))) == 48
+    rec = json.loads((smk_repo / "models/tiny/digits-x1/provenance.json").read_text())
+    assert rec["git"]["commit"] and rec["inputs"]["data/tiny/prepared/digits"] and rec["environment"]["lock_sha256"]
 
 
 def test_dvc_repro_then_snakemake_has_nothing_to_do(tmp_path):
@@ -73,8 +74,8 @@ def _edit(path, text):
 
 def test_only_the_figure_reruns_after_a_figure_code_or_param_change(smk_repo):
     _edit(smk_repo / "src/mrgen/report/figures.py", "\n# a comment that changes the figure code\n")
-    figures = {f"figure-{e}" for e, ex in load(smk_repo / "params.yaml").p["experiments"].items()
-               if "figure" in load(smk_repo / "params.yaml").report_kinds(e)}
+    spec = load(smk_repo / "params.yaml")
+    figures = {f"figure-{e}" for e in KINDS["figure"].instances(spec)}
     assert {"figure-f4", "figure-w4", "figure-th2"} <= figures
     assert to_run(smk_repo) == {"figure"}
     assert dvc_changed(smk_repo) == figures
@@ -96,31 +97,31 @@ def test_a_model_code_change_reruns_training(smk_repo):
     _edit(smk_repo / "src/mrgen/models/hvae.py", "\n# a comment that changes the model code\n")
     assert {"train", "evaluate", "describe", "table", "figure"} <= to_run(smk_repo)
     changed = dvc_changed(smk_repo)
-    assert {f"train@f4-digits-{v}" for v in ("x1", "x4", "r20")} <= changed
-    assert "prepare@digits" not in changed
+    assert {f"train-digits-{v}" for v in ("x1", "x4", "r20")} <= changed
+    assert "prepare-digits" not in changed
 
 
 def test_training_resumes_after_being_killed(repo):
     params = repo / "params.yaml"
     params.write_text(params.read_text().replace("iters: 250", "iters: 120").replace("ckpt_every: 100", "ckpt_every: 40"))
-    sh("python -m stages.fetch --preset tiny digits && python -m stages.prepare --preset tiny digits", repo)
-    cmd = ["python", "-m", "stages.train", "--preset", "tiny", "f4-digits-x1"]
-    p = subprocess.Popen(cmd, cwd=repo, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    latest = repo / "work/f4-digits-x1/latest.pt"
+    sh("mrgen fetch --preset tiny digits && mrgen prepare --preset tiny digits", repo)
+    cmd = ["mrgen", "train", "--preset", "tiny", "digits-x1"]
+    p = subprocess.Popen(cmd, cwd=repo, env=env(repo), stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    latest = repo / "work/tiny/digits-x1/latest.pt"
     deadline = time.time() + 300
     while not latest.exists() and p.poll() is None and time.time() < deadline:
         time.sleep(0.2)
     assert latest.exists() and p.poll() is None, "no checkpoint appeared before the run ended"
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()
-    assert not (repo / "models/f4-digits-x1/ema.pt").exists()          # nothing half-written
+    assert not (repo / "models/tiny/digits-x1/ema.pt").exists()          # nothing half-written
     step = torch.load(latest, weights_only=True)["step"]
     assert 0 < step < 120
     r = sh(cmd, repo)
     assert f"resuming from {latest} at step {step}" in r.stderr
-    resumed = torch.load(repo / "models/f4-digits-x1/ema.pt", weights_only=True)
+    resumed = torch.load(repo / "models/tiny/digits-x1/ema.pt", weights_only=True)
     assert resumed["step"] == 120 and not latest.exists()
     # the resumed run is the uninterrupted run, bit for bit
     sh(cmd, repo)
-    fresh = torch.load(repo / "models/f4-digits-x1/ema.pt", weights_only=True)
+    fresh = torch.load(repo / "models/tiny/digits-x1/ema.pt", weights_only=True)
     assert all(torch.equal(resumed["state_dict"][k], fresh["state_dict"][k]) for k in fresh["state_dict"])

@@ -1,4 +1,5 @@
-"""The committed results are not stale: no stage's code, params or inputs changed since dvc.lock.
+"""The committed results of the default preset (./dvc.yaml) are not stale: no stage's code, params or inputs
+changed since dvc.lock.
 
 Runs on the repository itself. A fresh clone has no DVC cache, so outputs that live only in the cache
 (checkpoints, prepared arrays) show as deleted; that is expected and ignored. Everything else DVC
@@ -33,5 +34,5 @@ def test_stale_entries_classifier():
 
 def test_committed_results_match_dvc_lock():
     assert (ROOT / "dvc.lock").exists(), "dvc.lock is missing: run the pipeline and commit its lock"
-    status = json.loads(sh("dvc status --json", ROOT).stdout or "{}")
+    status = json.loads(sh("dvc status --json dvc.yaml", ROOT).stdout or "{}")
     assert stale_entries(status) == [], "results are stale; rerun the DAG (README) and commit"

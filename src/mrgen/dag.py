@@ -84,9 +84,10 @@ class SnakemakeDAG:
     def log(self, kind: str) -> str:
         return self.spec.paths.log(kind, "{name}")
 
-    def shell(self, kind: str) -> str:
-        """The command of instance {wildcards.name}; names are validated and contain no shell specials."""
-        return f"mrgen {kind} --preset {self.spec.preset} {{wildcards.name:q}}"
+    def shell(self) -> str:
+        """Every rule's command: `mrgen {rule} --preset P {name}`, quoted. One string for all kinds, because
+        Snakemake evaluates a rule's `shell:` expression when the job runs, after the rule loop has ended."""
+        return f"mrgen {{rule}} --preset {self.spec.preset} {{wildcards.name:q}}"
 
     def inputs(self, kind: str):
         return lambda wc: self.instances[(kind, wc.name)].deps

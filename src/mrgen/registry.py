@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import glob
 import shlex
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from mrgen.config.schema import FIGURE_KINDS, TABLE_KINDS, Resources
 from mrgen.config.spec import VARIANT_SECTION, Spec, SpecError

@@ -19,9 +19,9 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from mrgen import provenance
 from mrgen.config.spec import Spec, SpecError
@@ -148,7 +148,7 @@ def execute(spec: Spec, stage: Stage, body, launch=None) -> None:
             shutil.rmtree(old, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}.", dir=root))
     try:
-        start, t0 = dt.datetime.now(dt.timezone.utc), time.time()
+        start, t0 = dt.datetime.now(dt.UTC), time.time()
         ctx = Context(spec, stage, {k: spec.lookup(k) for k in stage.params}, staging,
                       provenance.hashes(stage.deps))
         if launch and not worker:
@@ -161,7 +161,7 @@ def execute(spec: Spec, stage: Stage, body, launch=None) -> None:
         outputs = provenance.hashes((o.path for o in stage.outs[:-1]), base=staging)
         write_json(staging / stage.record, {
             "stage": stage.kind, "instance": stage.name, "preset": spec.preset, "command": stage.cmd,
-            "start": start.isoformat(), "end": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "start": start.isoformat(), "end": dt.datetime.now(dt.UTC).isoformat(),
             "wall_time_s": round(time.time() - t0, 3), "inputs": ctx.inputs, "outputs": outputs,
             "params": ctx.params, "git": provenance.git_state(stage.deps), "environment": provenance.environment(),
             **ctx.info})

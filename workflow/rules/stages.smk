@@ -7,6 +7,8 @@ from mrgen.dag import SnakemakeDAG
 SPEC = load(preset=config["preset"])          # validated again by pydantic: cross-references, duplicate keys
 PIPELINE = SnakemakeDAG(SPEC)
 
+# Directive values are evaluated here, per kind; only `shell:` is evaluated when a job runs, so it takes
+# the kind from {rule}.
 for _kind in PIPELINE.kinds():
 
     rule:
@@ -23,4 +25,4 @@ for _kind in PIPELINE.kinds():
             gpu=PIPELINE.resource(_kind.name, "gpus"),
             cpus_per_task=PIPELINE.resource(_kind.name, "cpus"),
         localrule: _kind.local
-        shell: PIPELINE.shell(_kind.name)
+        shell: PIPELINE.shell()

@@ -223,7 +223,7 @@ class Spec:
             node = node[part]
         return node
 
-    def for_preset(self, preset: str) -> "Spec":
+    def for_preset(self, preset: str) -> Spec:
         """The same params with another preset selected (no re-validation)."""
         other = object.__new__(Spec)
         other.__dict__.update(self.__dict__, preset=preset, paths=Paths(preset))

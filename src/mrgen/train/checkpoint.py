@@ -42,6 +42,13 @@ def save_resumable(work: Path, state: dict) -> None:
         torch.save(state, tmp)
 
 
+def discard_resumable(work: Path) -> None:
+    """The stage's outputs are in place (called after the commit): drop every resumable file, so a rerun
+    trains afresh."""
+    for name in (LATEST, PREVIOUS, f"{LATEST}.corrupt", f"{PREVIOUS}.corrupt"):
+        (Path(work) / name).unlink(missing_ok=True)
+
+
 def finish_resumable(work: Path) -> None:
     """Training is complete: drop previous.pt (the stage drops latest.pt once its outputs are written, so a
     rerun trains afresh; previous.pt must not outlive it)."""

@@ -1,0 +1,164 @@
+"""The stage contract (mrgen.stage): one lock per instance, one scratch folder per invocation, outputs and
+record committed together (folders replaced atomically, old outputs back on failure), one line for every
+bad input or full disk, signals leave nothing behind."""
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import mrgen.provenance
+import mrgen.stage
+from conftest import env
+from mrgen.config.spec import load
+from mrgen.registry import Out, Stage
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    monkeypatch.setattr(mrgen.stage, "ROOT", tmp_path)
+    monkeypatch.setattr(mrgen.provenance, "ROOT", tmp_path)
+    return tmp_path
+
+
+def folder_stage():
+    """A stage with a folder output, a file output and its record."""
+    return Stage("prepare", "toy", "tiny", "mrgen prepare --preset tiny toy", [],
+                 [Out("data/tiny/prepared/toy", directory=True), Out("results/tiny/toy.json", cache=False),
+                  Out("results/tiny/toy.provenance.json", cache=False)])
+
+
+def write(ctx, version):
+    d = ctx.out("data/tiny/prepared/toy")
+    d.mkdir()
+    (d / "train.npy").write_text(f"train {version}")
+    (d / "meta.json").write_text(f"meta {version}")
+    ctx.out("results/tiny/toy.json").write_text(json.dumps({"version": version}))
+
+
+def run(root, body, stage=None):
+    mrgen.stage.guarded(lambda: mrgen.stage.execute(load(), stage or folder_stage(), body))
+
+
+def test_outputs_and_record_appear_together_and_replace_atomically(root):
+    run(root, lambda ctx: write(ctx, 1))
+    rec = json.loads((root / "results/tiny/toy.provenance.json").read_text())
+    assert set(rec["outputs"]) == {"data/tiny/prepared/toy", "results/tiny/toy.json"}
+    assert rec["git"]["code_changed"] is None or isinstance(rec["git"]["code_changed"], list)
+    run(root, lambda ctx: write(ctx, 2))
+    assert (root / "data/tiny/prepared/toy/train.npy").read_text() == "train 2"
+    assert sorted(p.name for p in (root / "data/tiny/prepared/toy").iterdir()) == ["meta.json", "train.npy"]
+    assert not list((root / "work/tiny/.staging").iterdir())
+
+
+def test_a_failure_while_committing_puts_the_old_outputs_back(root, monkeypatch):
+    run(root, lambda ctx: write(ctx, 1))
+    real, calls = os.replace, []
+
+    def flaky(src, dst):
+        if str(dst).endswith("toy.json") and "staging" not in str(dst) and not calls:   # the first try only
+            calls.append(dst)
+            raise OSError(errno.EIO, "Input/output error", str(dst))
+        return real(src, dst)
+    monkeypatch.setattr(mrgen.stage.os, "replace", flaky)
+    with pytest.raises(SystemExit) as e:
+        run(root, lambda ctx: write(ctx, 2))
+    assert e.value.code == 2
+    monkeypatch.setattr(mrgen.stage.os, "replace", real)
+    assert (root / "data/tiny/prepared/toy/train.npy").read_text() == "train 1"     # the old version, whole
+    assert json.loads((root / "results/tiny/toy.json").read_text()) == {"version": 1}
+    assert json.loads((root / "results/tiny/toy.provenance.json").read_text())["outputs"]
+    assert not list((root / "work/tiny/.staging").iterdir())
+
+
+def test_a_body_that_fails_leaves_outputs_untouched_and_no_scratch(root, capsys):
+    run(root, lambda ctx: write(ctx, 1))
+
+    def bad(ctx):
+        write(ctx, 2)
+        raise mrgen.stage.DataError("data/tiny/raw/toy/x.bin: truncated; expected 64 bytes, found 3")
+    with pytest.raises(SystemExit) as e:
+        run(root, bad)
+    assert e.value.code == 2
+    assert capsys.readouterr().err == "error: data/tiny/raw/toy/x.bin: truncated; expected 64 bytes, found 3\n"
+    assert (root / "data/tiny/prepared/toy/train.npy").read_text() == "train 1"
+    assert not list((root / "work/tiny/.staging").iterdir())
+
+
+def test_a_full_disk_is_one_line_and_commits_nothing(root, capsys):
+    def full(ctx):
+        raise OSError(errno.ENOSPC, "No space left on device", str(ctx.out("results/tiny/toy.json")))
+    with pytest.raises(SystemExit) as e:
+        run(root, full)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1
+    assert err.startswith("error: ") and err.endswith("toy.json: no space left on device; free space and rerun "
+                                                      "(nothing was committed)\n")
+    assert not (root / "results/tiny/toy.json").exists() and not (root / "results/tiny/toy.provenance.json").exists()
+
+
+def test_sigterm_unwinds_cleanly(root, capsys):
+    def killed(ctx):
+        write(ctx, 1)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    with pytest.raises(SystemExit) as e:
+        run(root, killed)
+    assert e.value.code == 128 + signal.SIGTERM
+    assert "interrupted by SIGTERM" in capsys.readouterr().err
+    assert not (root / "data/tiny/prepared/toy").exists() and not list((root / "work/tiny/.staging").iterdir())
+
+
+def test_scratch_is_per_invocation_and_leftovers_of_dead_ones_are_cleared(root):
+    seen = []
+    leftover = root / "work/tiny/.staging/prepare-toy.99999.abc"
+    leftover.mkdir(parents=True)
+    (leftover / "half.npy").write_text("x")
+    run(root, lambda ctx: (seen.append(ctx.staging), write(ctx, 1)))
+    run(root, lambda ctx: (seen.append(ctx.staging), write(ctx, 2)))
+    assert seen[0] != seen[1] and all(str(os.getpid()) in p.name for p in seen)
+    assert not leftover.exists()
+
+
+def test_a_second_invocation_of_a_running_instance_stops_with_one_line(root):
+    lock = root / "work/tiny/.locks/prepare-toy.lock"
+    lock.parent.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", f"""
+import fcntl, os, sys, time
+fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX); os.pwrite(fd, b"4242\\n", 0); print("held", flush=True); time.sleep(30)
+"""], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        r = subprocess.run([sys.executable, "-c", f"""
+import mrgen.stage, mrgen.provenance, pathlib, sys
+sys.path.insert(0, {str(os.path.dirname(__file__))!r})
+from test_stage import folder_stage
+from mrgen.config.spec import load
+mrgen.stage.ROOT = mrgen.provenance.ROOT = pathlib.Path({str(root)!r})
+mrgen.stage.guarded(lambda: mrgen.stage.execute(load(), folder_stage(), lambda ctx: None))
+"""], capture_output=True, text=True, env=env(), cwd=os.path.dirname(os.path.dirname(__file__)))
+    finally:
+        holder.kill()
+    assert r.returncode == 2
+    assert r.stderr == ("error: another invocation of this stage instance is running (pid 4242); "
+                        "wait for it or stop it\n")
+
+
+def test_a_run_named_like_shell_code_never_reaches_a_command(tmp_path):
+    """`mrgen dag` refuses the spec in one line and writes nothing; no generated file carries the name."""
+    from conftest import ROOT
+    text = (ROOT / "params.yaml").read_text().replace(
+        "      digits-x1: {dataset: digits", "      x;touch PWNED: {dataset: digits, model: digits_x1, training: tiny, seed: 0}\n"
+                                            "      digits-x1: {dataset: digits", 1)
+    for f in ("params.yaml", "dvc.yaml"):
+        (tmp_path / f).write_text(text if f == "params.yaml" else (ROOT / f).read_text())
+    r = subprocess.run(["mrgen", "dag"], cwd=tmp_path, env=env(), capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: params.yaml: presets.tiny.runs.x;touch PWNED: unsafe name; names must match")
+    assert (tmp_path / "dvc.yaml").read_text() == (ROOT / "dvc.yaml").read_text()
+    assert not (tmp_path / "PWNED").exists()
