@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up, then run the whole test suite (unit + the real tiny DAG under DVC and Snakemake).
+# Set up, lint, then run the whole test suite (unit + the real tiny DAG under DVC and Snakemake).
 # The IDX reader is tested on the real Fashion-MNIST files of Debian's dataset-fashion-mnist package,
 # installed here when missing (needs root and Debian's package archive).
 set -euo pipefail
@@ -13,4 +13,7 @@ if [ ! -d /usr/share/datasets/fashion-mnist ]; then
 fi
 bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH" DVC_NO_ANALYTICS=1
+ruff check .
+snakemake --lint > /dev/null || { snakemake --lint; exit 1; }
+mrgen dag --check
 exec python -m pytest -q "$@"

@@ -1,16 +1,12 @@
-"""figure: an experiment's metrics, state traces or samples -> results/figures/<id>.{png,pdf}."""
-from mrgen.report.collect import rows, samples, states
-from mrgen.report.figures import f4_figure, f5_figure, f6_figure, save
-from mrgen.report.wavelet import FIGURES as WAVELET_FIGURES, ROWS
+"""figure: an experiment's metrics, state traces or samples -> results/<preset>/figures/<id>.{png,pdf}."""
+from mrgen.report import f4, f5, f6, th2, w4, w5, w6
+from mrgen.report.figures import figure, save
 
-FIGURES = {"f4": (rows, f4_figure), "f5": (states, f5_figure), "f6": (samples, f6_figure),
-           **{k: (ROWS[k][0], draw) for k, draw in WAVELET_FIGURES.items()}}
+FIGURES = {"f4": f4, "f5": f5, "f6": f6, "th2": th2, "w4": w4, "w5": w5, "w6": w6}
 
 
 def body(ctx):
     e = ctx.stage.name
-    ex = ctx.spec.p["experiments"][e]
-    collect, draw = FIGURES[ex["kind"]]
-    save(draw(collect(ctx.spec, e), ex["caption"], ex["figure"]),
-         ctx.out(ctx.spec.paths.figure(e, "png")), ctx.out(ctx.spec.paths.figure(e, "pdf")), ex["figure"]["dpi"])
-
+    fig = ctx.spec.p["experiments"][e]["figure"]
+    save(figure(FIGURES[ctx.spec.p["experiments"][e]["kind"]], ctx.spec, e),
+         ctx.out(ctx.spec.paths.figure(e, "png")), ctx.out(ctx.spec.paths.figure(e, "pdf")), fig["dpi"])

@@ -1,20 +1,12 @@
-"""table: an experiment's metrics -> results/tables/<id>.{md,csv,tex} (paper value, ours, difference)."""
-from mrgen.report.collect import baselines, rows
-from mrgen.report.tables import BASELINE_COLUMNS, COLUMNS, csv_text, latex, markdown
-from mrgen.report.wavelet import ROWS
+"""table: an experiment's metrics -> results/<preset>/tables/<id>.{md,csv,tex}: ours beside the paper's
+peer, Δ only for like with like, and the paper's findings tested on both sides (mrgen.report)."""
+from mrgen.report import f4, g4, t1, t2, t3, th2, w1, w4, w5, w6
+
+TABLES = {"f4": f4, "t1": t1, "t2": t2, "t3": t3, "g4": g4, "th2": th2, "w1": w1, "w4": w4, "w5": w5, "w6": w6}
 
 
 def body(ctx):
     e = ctx.stage.name
-    ex = ctx.spec.p["experiments"][e]
-    collect, columns = ROWS.get(ex["kind"], (rows, COLUMNS))
-    table, published = collect(ctx.spec, e), baselines(ctx.spec, e)
-    md, tex = markdown(table, ex["caption"], columns), latex(table, ex["caption"], columns)
-    if published:
-        caption = "Published baselines (the paper's Table 1 rows for other models), printed as reported"
-        md += "\n" + markdown(published, caption, BASELINE_COLUMNS)
-        tex += latex(published, caption, BASELINE_COLUMNS)
-    ctx.out(ctx.spec.paths.table(e, "md")).write_text(md)
-    ctx.out(ctx.spec.paths.table(e, "csv")).write_text(csv_text(table))
-    ctx.out(ctx.spec.paths.table(e, "tex")).write_text(tex)
-
+    doc = TABLES[ctx.spec.p["experiments"][e]["kind"]].table(ctx.spec, e)
+    for ext in ("md", "csv", "tex"):
+        ctx.out(ctx.spec.paths.table(e, ext)).write_text(doc.render(ext))

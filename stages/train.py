@@ -13,8 +13,8 @@ from mrgen.data.prepared import DataError, Prepared
 from mrgen.models.hvae import HVAEConfig, count_params
 from mrgen.paths import ROOT
 from mrgen.train import dist as distributed
-from mrgen.train.loop import CURVE_FIELDS, train
 from mrgen.train.checkpoint import discard_resumable
+from mrgen.train.loop import CURVE_FIELDS, train
 
 
 def launch(ctx):

@@ -21,12 +21,12 @@ import pytest
 import torch
 from PIL import Image
 
+from mrgen.config.spec import Spec, load
 from mrgen.data.fetch import fetch_raw
 from mrgen.data.formats import read_idx
 from mrgen.data.loader import Batches
 from mrgen.data.prepared import DataError, Prepared, index_sha256
 from mrgen.data.sources import prepare_dataset
-from mrgen.config.spec import Spec, load
 
 RNG = np.random.default_rng(0)
 
@@ -160,7 +160,8 @@ def test_cifar_tarball_layout_and_vdvae_split(tmp_path):
 
 def test_cifar_missing_member(tmp_path):
     write_cifar_tar(tmp_path / "cifar-10-python.tar.gz", skip=("data_batch_3",))
-    prepare_fails(cifar_ds(), tmp_path, tmp_path / "out", r"cifar-10-python\.tar\.gz: missing member cifar-10-batches-py/data_batch_3")
+    prepare_fails(cifar_ds(), tmp_path, tmp_path / "out",
+                  r"cifar-10-python\.tar\.gz: missing member cifar-10-batches-py/data_batch_3")
 
 
 def test_cifar_truncated_archive(tmp_path):
@@ -326,7 +327,8 @@ def test_image_folder_resize_and_split_too_large(tmp_path):
     # improved-diffusion's rule: BOX-halve while at least twice the target (64 -> 32 -> 16), then BICUBIC
     want = np.asarray(im.resize((32, 32), Image.Resampling.BOX).resize((16, 16), Image.Resampling.BOX))
     idx = list(np.random.RandomState(0).permutation(6))
-    split, pos = next((s, i) for s, rows in (("train", idx[:3]), ("val", idx[3:4]), ("test", idx[4:])) for i, r in enumerate(rows) if r == 0)
+    split, pos = next((s, i) for s, rows in (("train", idx[:3]), ("val", idx[3:4]), ("test", idx[4:]))
+                      for i, r in enumerate(rows) if r == 0)
     assert np.array_equal(p.split(split)[pos], want)
     big = dict(ds, split={"method": "permutation", "val": 3, "test": 3, "seed": 0})
     prepare_fails(big, tmp_path, tmp_path / "out2", r"hq: split request val=3 \+ test=3 needs more than the 6 images")
@@ -348,7 +350,8 @@ def test_fetch_offline_says_where_to_place_the_file(tmp_path):
     raw = {"obtain": "ask the authors", "files": {"x.bin": {"sha256": "ab" * 32, "md5": None, "role": "all",
                                                              "urls": ["http://127.0.0.1:9/x.bin"], "package": None}}}
     with pytest.raises(DataError, match=r"missing raw file\. could not download it \(http://127\.0\.0\.1:9/x\.bin: .*\); "
-                                        r"offline\? Place x\.bin at .*downloads/x\.bin \(sha256 abab.*How to obtain it: ask the authors"):
+                                        r"offline\? Place x\.bin at .*downloads/x\.bin \(sha256 abab.*"
+                                        r"How to obtain it: ask the authors"):
         fetch_raw("t", raw, tmp_path / "downloads", tmp_path / "raw")
 
 

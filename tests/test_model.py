@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from mrgen.config.spec import load
 from mrgen.models.hvae import VAE, DecBlock, HVAEConfig, Layer, count_params, parse_layers
 from mrgen.report.collect import matches_shown
-from mrgen.config.spec import load
 
 PAPER = load(preset="paper")
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 import torch
-
 from conftest import copy_repo, env, sh
+
 from mrgen.config.spec import load
 from mrgen.registry import KINDS
 

@@ -10,10 +10,10 @@ import sys
 import time
 
 import pytest
+from conftest import env
 
 import mrgen.provenance
 import mrgen.stage
-from conftest import env
 from mrgen.config.spec import load
 from mrgen.registry import Out, Stage
 
@@ -135,12 +135,12 @@ fcntl.flock(fd, fcntl.LOCK_EX); os.pwrite(fd, b"4242\\n", 0); print("held", flus
     try:
         assert holder.stdout.readline().strip() == "held"
         r = subprocess.run([sys.executable, "-c", f"""
-import mrgen.stage, mrgen.provenance, pathlib, sys
-sys.path.insert(0, {str(os.path.dirname(__file__))!r})
-from test_stage import folder_stage
+import mrgen.stage, mrgen.provenance, pathlib
 from mrgen.config.spec import load
+from mrgen.registry import Out, Stage
 mrgen.stage.ROOT = mrgen.provenance.ROOT = pathlib.Path({str(root)!r})
-mrgen.stage.guarded(lambda: mrgen.stage.execute(load(), folder_stage(), lambda ctx: None))
+st = Stage("prepare", "toy", "tiny", "", [], [Out("results/tiny/toy.provenance.json", cache=False)])
+mrgen.stage.guarded(lambda: mrgen.stage.execute(load(), st, lambda ctx: None))
 """], capture_output=True, text=True, env=env(), cwd=os.path.dirname(os.path.dirname(__file__)))
     finally:
         holder.kill()

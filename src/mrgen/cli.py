@@ -56,9 +56,18 @@ def _list(preset: str | None) -> None:
         print(f"{st.id}\t{st.cmd}")
 
 
+def _version() -> str:
+    from importlib import metadata
+    try:
+        return metadata.version("mrgen")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(prog="mrgen", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--version", action="version", version=f"mrgen {_version()}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for kind in KINDS:
         p = sub.add_parser(kind, help=f"run a {kind} stage instance")

@@ -84,10 +84,9 @@ class SnakemakeDAG:
     def log(self, kind: str) -> str:
         return self.spec.paths.log(kind, "{name}")
 
-    def shell(self) -> str:
-        """Every rule's command: `mrgen {rule} --preset P {name}`, quoted. One string for all kinds, because
-        Snakemake evaluates a rule's `shell:` expression when the job runs, after the rule loop has ended."""
-        return f"mrgen {{rule}} --preset {self.spec.preset} {{wildcards.name:q}}"
+    SHELL = "mrgen {params.kind} --preset {params.preset} {wildcards.name:q}"
+    """Every rule's command, the same words dvc.yaml runs. Snakemake evaluates `shell:` when a job runs
+    (after the rule loop has ended), so the kind and preset come from the rule's params."""
 
     def inputs(self, kind: str):
         return lambda wc: self.instances[(kind, wc.name)].deps

@@ -13,8 +13,10 @@ from tqdm import tqdm
 
 
 @contextmanager
-def atomic_path(path: str | Path):
-    """Yield a temporary sibling of `path`; rename it into place only if the block succeeds."""
+def atomic_path(path: str | Path, previous: str | Path | None = None):
+    """Yield a temporary sibling of `path`; rename it into place only if the block succeeds. With
+    `previous`, the file it replaces is first renamed there (both renames atomic), so the last good one
+    survives beside the new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -24,6 +26,8 @@ def atomic_path(path: str | Path):
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)          # mkstemp makes 0600; results are meant to be shared
+        if previous is not None and path.exists():
+            os.replace(path, previous)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -106,22 +110,6 @@ def load_torch(path: str | Path, required_keys=(), what: str = "a checkpoint wri
     return ck
 
 
-@contextmanager
 def atomic_path_keep_previous(path: str | Path, previous: str | Path):
-    """Like atomic_path, but on success first renames the existing `path` to `previous` (both renames atomic),
-    so the last good file survives next to the new one."""
-    path, previous = Path(path), Path(previous)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        if path.exists():
-            os.replace(path, previous)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """atomic_path keeping the replaced file as `previous` (the resumable checkpoints' rotation)."""
+    return atomic_path(path, previous)

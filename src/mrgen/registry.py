@@ -149,14 +149,29 @@ def report_inputs(spec: Spec, e: str) -> list[str]:
 
 
 def report_params(spec: Spec, e: str, figure: bool) -> list[str]:
+    """The keys a table / figure reads: its experiment, the papers' printed numbers, and what decides
+    whether our row measures what the paper's did (the paper-scale peer's dataset and settings)."""
     ex = spec.p["experiments"][e]
     keys = ["kind", "caption", "panels"] + ([] if ex["kind"] in VARIANT_SECTION else ["metric"])
     keys += ["figure"] if figure else []
     out = [spec.key("experiments", e, k) for k in keys]
-    if e in spec.raw["published"]:
-        out.append(f"published.{e}")
-    if REFERENCE_PRESET != spec.preset and e in spec.raw["presets"].get(REFERENCE_PRESET, {}).get("experiments", {}):
-        out.append(f"presets.{REFERENCE_PRESET}.experiments.{e}.panels")      # which paper config is ours' peer
+    published = "w1" if ex["kind"] in ("w1", "w4") else e
+    if published in spec.raw["published"]:
+        out.append(f"published.{published}")
+    if ex["kind"] in ("w1", "w4"):
+        out += [spec.key("wavelet", "w1_steps"), spec.key("wavelet", "steps")]
+    ref = spec.raw["presets"].get(REFERENCE_PRESET, {})
+    if REFERENCE_PRESET == spec.preset or e not in ref.get("experiments", {}):
+        return out
+    r = f"presets.{REFERENCE_PRESET}"
+    out.append(f"{r}.experiments.{e}.panels")                  # which paper config is each row's peer
+    section = VARIANT_SECTION.get(ex["kind"], "runs")
+    peers = sorted({v for panel in ref["experiments"][e]["panels"].values() for v in panel["variants"].values()})
+    if section == "runs":
+        out += [f"{r}.runs.{p}.dataset" for p in peers]
+        out += [f"{r}.datasets.{d}.likelihood" for d in sorted({ref["runs"][p]["dataset"] for p in peers})]
+    elif section == "wavelet_models":
+        out += [f"{r}.wavelet_models.{p}.dataset" for p in peers] + [f"{r}.wavelet.w1_steps"]
     return out
 
 

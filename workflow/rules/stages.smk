@@ -7,8 +7,8 @@ from mrgen.dag import SnakemakeDAG
 SPEC = load(preset=config["preset"])          # validated again by pydantic: cross-references, duplicate keys
 PIPELINE = SnakemakeDAG(SPEC)
 
-# Directive values are evaluated here, per kind; only `shell:` is evaluated when a job runs, so it takes
-# the kind from {rule}.
+# Directive values are evaluated here, per kind; `shell:` is evaluated when a job runs, so it reads the
+# kind and preset from params.
 for _kind in PIPELINE.kinds():
 
     rule:
@@ -16,7 +16,10 @@ for _kind in PIPELINE.kinds():
         input: PIPELINE.inputs(_kind.name)
         output: [directory(p) if d else p for p, d in PIPELINE.outputs(_kind.name)]
         log: PIPELINE.log(_kind.name)
-        params: spec=PIPELINE.params_json(_kind.name)
+        params:
+            kind=_kind.name,
+            preset=SPEC.preset,
+            spec=PIPELINE.params_json(_kind.name),
         wildcard_constraints: name=PIPELINE.names(_kind.name)
         threads: PIPELINE.threads(_kind.name)
         resources:
@@ -25,4 +28,5 @@ for _kind in PIPELINE.kinds():
             gpu=PIPELINE.resource(_kind.name, "gpus"),
             cpus_per_task=PIPELINE.resource(_kind.name, "cpus"),
         localrule: _kind.local
-        shell: PIPELINE.shell()
+        conda: "../envs/mrgen.yaml"
+        shell: PIPELINE.SHELL

@@ -12,8 +12,8 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass
 
-from mrgen.report.collect import shown_value
-from mrgen.report.render import Block, fmt
+from mrgen.report.collect import delta_note, shown_value
+from mrgen.report.render import Block, Document, fmt
 
 COLUMNS = [("panel_label", "panel"), ("claim", "claim"), ("ours", "ours"), ("paper", "paper")]
 CAPTION = ("Claims: the paper's findings tested on our numbers and on the paper's printed ones "
@@ -105,3 +105,9 @@ def pairs(rows: list[dict], *claims: Pair) -> list[dict]:
 
 def block(lines: list[dict]) -> Block:
     return Block(CAPTION, lines, COLUMNS)
+
+
+def document(caption: str, rows: list[dict], columns, lines: list[dict], extra: tuple[Block, ...] = ()) -> Document:
+    """A table set against the paper's: the rows (with the Δ note where one applies), the claims, then `extra`;
+    the CSV holds the rows."""
+    return Document([Block(caption, rows, columns, delta_note(rows, bool(lines))), block(lines), *extra], rows)

@@ -124,7 +124,7 @@ def delta_note(rows: list[dict], claims: bool) -> list[str]:
     if not differ:
         return []
     return ["Δ cells are left empty where our row does not measure what the paper's did (" + "; ".join(differ)
-            + "): a number on one dataset minus a number on another is no comparison. "
+            + "): the difference of two numbers measured on different data or at different settings is no comparison. "
             + ("The claims table compares the direction of each of the paper's findings instead. " if claims else "")
             + "The parameter-count columns set our paper-scale config against the paper's printed count: like with like."]
 

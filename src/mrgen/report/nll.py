@@ -10,7 +10,6 @@ from mrgen.paths import ROOT
 from mrgen.report import claims as claims_
 from mrgen.report.collect import (
     delta,
-    delta_note,
     likeness,
     panels,
     param_cells,
@@ -42,18 +41,17 @@ def rows(spec: Spec, exp: str, root: Path = ROOT) -> list[dict]:
     out = []
     for e in panels(spec, exp):
         nll = read_json(f"{spec.paths.metrics_dir(e.name)}/nll.json", root)
-        bernoulli = nll["likelihood"] == "bernoulli"
-        value = lambda d: d["nats"] if bernoulli else d["bits_per_dim"]
+        key = "nats" if nll["likelihood"] == "bernoulli" else "bits_per_dim"
         ref_run = peer(ref, exp, e)
         paper_dataset = ref.p["runs"][ref_run]["dataset"] if ref_run else None
         like = likeness({"dataset": nll["dataset"]}, {"dataset": paper_dataset} if ref_run else None)
         paper = published(spec, exp, e)
-        ours_nll = value(nll[ex["metric"]])
+        ours_nll = nll[ex["metric"]][key]
         out.append({
             "panel": e.panel, "panel_label": e.label, "variant": e.variant, "paper_variant": e.paper_variant,
             "run": e.name, "dataset": nll["dataset"], "paper_dataset": paper_dataset, **like,
             "params": int(ours[e.name]["params"]), "stochastic_depth": int(ours[e.name]["stochastic_depth"]),
-            "nll": ours_nll, "nll_iw": value(nll["test_iw"]) if "test_iw" in nll and ex["metric"] == "test" else None,
+            "nll": ours_nll, "nll_iw": nll["test_iw"][key] if "test_iw" in nll and ex["metric"] == "test" else None,
             "nll_unit": unit(nll["likelihood"]), "split": ex["metric"],
             "paper_nll_unit": unit(ref.p["datasets"][paper_dataset]["likelihood"]) if ref_run else None,
             **param_cells(int(theirs[ref_run]["params"]) if ref_run else None, paper.get("params")),
@@ -64,8 +62,6 @@ def rows(spec: Spec, exp: str, root: Path = ROOT) -> list[dict]:
 
 def document(spec: Spec, exp: str, claims: Callable[[list[dict]], list[dict]], root: Path = ROOT,
              extra: tuple[Block, ...] = ()) -> Document:
-    """The table of an NLL experiment: its rows, its claims, the Δ note where one applies, then `extra`."""
+    """The table of an NLL experiment: its rows, its claims, then `extra`."""
     table = rows(spec, exp, root)
-    lines = claims(table)
-    main = Block(spec.p["experiments"][exp]["caption"], table, COLUMNS, delta_note(table, bool(lines)))
-    return Document([main, claims_.block(lines), *extra], table)
+    return claims_.document(spec.p["experiments"][exp]["caption"], table, COLUMNS, claims(table), extra)

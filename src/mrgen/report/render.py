@@ -82,6 +82,11 @@ class Document:
     blocks: list[Block]
     data: list[dict]
 
+    @classmethod
+    def single(cls, caption: str, rows: list[dict], columns: list[Column]) -> Document:
+        """One table, its rows the CSV."""
+        return cls([Block(caption, rows, columns)], rows)
+
     def shown(self) -> list[Block]:
         return [b for i, b in enumerate(self.blocks) if i == 0 or b.rows]
 
@@ -92,7 +97,8 @@ class Document:
         return "".join(b.latex() for b in self.shown())
 
     def csv(self) -> str:
-        frame = pd.DataFrame(self.data, dtype=object) if self.data else pd.DataFrame(columns=[k for k, _ in self.blocks[0].columns])
+        keys = [k for k, _ in self.blocks[0].columns]
+        frame = pd.DataFrame(self.data, dtype=object) if self.data else pd.DataFrame(columns=keys)
         return frame.to_csv(index=False, lineterminator="\n")
 
     def render(self, ext: str) -> str:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from mrgen.io import atomic_path_keep_previous, load_torch, read_torch
 from mrgen.train.dist import Dist
