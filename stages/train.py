@@ -10,6 +10,7 @@ import torch
 
 from mrgen.data.loader import Batches
 from mrgen.data.prepared import DataError, Prepared
+from mrgen.io import save_torch
 from mrgen.models.hvae import HVAEConfig, count_params
 from mrgen.paths import ROOT
 from mrgen.train import dist as distributed
@@ -48,7 +49,7 @@ def body(ctx):
         return
     md = spec.paths.model_dir(name)
     for key, net in (("model.pt", model), ("ema.pt", ema)):
-        torch.save({"config": asdict(cfg), "state_dict": net.state_dict(), "step": state.step}, ctx.out(f"{md}/{key}"))
+        save_torch({"config": asdict(cfg), "state_dict": net.state_dict(), "step": state.step}, ctx.out(f"{md}/{key}"))
     with open(ctx.out(f"{md}/curve.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, CURVE_FIELDS)
         w.writeheader()

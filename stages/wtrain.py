@@ -10,6 +10,7 @@ import torch
 
 from mrgen.data.loader import Batches
 from mrgen.data.prepared import DataError, Prepared
+from mrgen.io import save_torch
 from mrgen.models.wavelet import methods
 from mrgen.models.wavelet import training as trainer
 from mrgen.models.wavelet.gan import count
@@ -50,7 +51,7 @@ def body(ctx):
         fields = trainer.SCORE_FIELDS
     md = spec.paths.model_dir(name)
     for key, module in (("model.pt", net), ("ema.pt", ema)):
-        torch.save({"part": part, "method": wm["method"], "config": cfg.as_dict(), "state_dict": module.state_dict(),
+        save_torch({"part": part, "method": wm["method"], "config": cfg.as_dict(), "state_dict": module.state_dict(),
                     "step": state.step}, ctx.out(f"{md}/{key}"))
     with open(ctx.out(f"{md}/curve.csv"), "w", newline="") as f:
         wr = csv.DictWriter(f, fields)

@@ -53,6 +53,27 @@ def test_numbers_are_range_checked(key, value, expected):
         spec_with(lambda r: tiny(r)["training"]["tiny"].update({key: value}))
 
 
+@pytest.mark.parametrize("value", [float("inf"), float("nan")])
+def test_infinite_and_nan_numbers_are_refused(value):
+    with pytest.raises(SpecError, match=r"presets\.tiny\.training\.tiny\.lr: Input should be a finite number"):
+        spec_with(lambda r: tiny(r)["training"]["tiny"].update(lr=value))
+
+
+def test_default_and_empty_presets_are_checked():
+    with pytest.raises(SpecError, match=r"^params.yaml: preset: expected one of \['paper', 'tiny'\], found 'nope'$"):
+        Spec({**RAW, "preset": "nope"}, preset="tiny")
+    with pytest.raises(SpecError, match=r"found ''$"):
+        Spec(RAW, preset="")
+
+
+def test_odd_keys_stay_on_one_line():
+    with pytest.raises(SpecError, match=r"presets\.tiny\.runs\.'abc\\n': unsafe name") as e:
+        spec_with(lambda r: tiny(r)["runs"].update({"abc\n": tiny(r)["runs"]["digits-x1"]}))
+    assert "\n" not in str(e.value)
+    with pytest.raises(SpecError, match=r"presets\.tiny\.runs\.123: expected a name \(a string\), found 123"):
+        spec_with(lambda r: tiny(r)["runs"].update({123: tiny(r)["runs"]["digits-x1"]}))
+
+
 def test_duplicate_yaml_key_is_an_error(tmp_path):
     text = (ROOT / "params.yaml").read_text().replace("        iters: 250\n", "        iters: 250\n        iters: 5\n", 1)
     p = tmp_path / "params.yaml"
@@ -83,7 +104,7 @@ def test_cross_references():
     with pytest.raises(SpecError, match=r"variants\.x1: names run 'ghost'"):
         spec_with(lambda r: tiny(r)["experiments"]["f4"]["panels"]["mnist"]["variants"].update(x1="ghost"))
     with pytest.raises(SpecError, match=r"presets\.tiny\.resources\.trian: expected a stage kind"):
-        spec_with(lambda r: tiny(r)["resources"].update(trian={"cpus": 1}))
+        stages(spec_with(lambda r: tiny(r)["resources"].update(trian={"cpus": 1})))
 
 
 def test_bad_choice_layer_string_and_preset():

@@ -269,3 +269,20 @@ def test_fetch_checksum_mismatch_names_the_params_key(tmp_path):
     assert msg.endswith(f"; if this is a legitimate different copy, set {key}.files.digits.csv.gz.sha256: {found} "
                         f"in params.yaml")
     assert "\n" not in msg and not (out / "digits.csv.gz").exists() and not list(out.iterdir())
+
+
+def test_a_raw_gzip_with_flipped_bytes_is_one_line(tmp_path):
+    """Bytes flipped inside the compressed stream (zlib.error, not OSError) name the file."""
+    import gzip
+
+    from mrgen.data.sources import prepare_dataset
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    data = bytearray(gzip.compress(("0," * 64 + "1\n").encode() * 200))
+    for i in range(40, 60):
+        data[i] ^= 0xFF
+    (raw / "digits.csv.gz").write_bytes(bytes(data))
+    ds = {"source": "sklearn_digits", "raw": {"files": {"digits.csv.gz": {"role": "all"}}}, "image_size": 8,
+          "channels": 1, "likelihood": "bernoulli", "split": {"method": "permutation", "val": 10, "test": 10, "seed": 0}}
+    with pytest.raises(DataError, match=r"digits\.csv\.gz: expected a gzip CSV of 65 numbers per row"):
+        prepare_dataset("digits", ds, raw, tmp_path / "out")

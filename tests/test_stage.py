@@ -162,3 +162,62 @@ def test_a_run_named_like_shell_code_never_reaches_a_command(tmp_path):
     assert r.stderr.startswith("error: params.yaml: presets.tiny.runs.x;touch PWNED: unsafe name; names must match")
     assert (tmp_path / "dvc.yaml").read_text() == (ROOT / "dvc.yaml").read_text()
     assert not (tmp_path / "PWNED").exists()
+
+
+def test_the_old_record_leaves_first_and_the_new_one_comes_last(root, monkeypatch):
+    """A SIGKILL anywhere in the commit can leave new and old outputs mixed, but never beside a record:
+    the instance then has no record and both engines rerun it."""
+    run(root, lambda ctx: write(ctx, 1))
+    calls, real = [], mrgen.stage._move
+    monkeypatch.setattr(mrgen.stage, "_move", lambda s, d: (calls.append((str(s), str(d))), real(s, d))[1])
+    run(root, lambda ctx: write(ctx, 2))
+    record = str(root / "results/tiny/toy.provenance.json")
+    assert calls[0][0] == record and ".replaced" in calls[0][1]           # old record aside, first
+    assert calls[-1][1] == record and "staging" in calls[-1][0]           # new record in, last
+
+
+def test_outputs_on_another_file_system_are_copied_then_renamed(root, monkeypatch):
+    real = os.replace
+
+    def cross_device(src, dst):
+        if "staging" in str(src) and "staging" not in str(dst):
+            raise OSError(errno.EXDEV, "Invalid cross-device link", str(src))
+        return real(src, dst)
+    monkeypatch.setattr(mrgen.stage.os, "replace", cross_device)
+    run(root, lambda ctx: write(ctx, 1))
+    run(root, lambda ctx: write(ctx, 2))
+    assert (root / "data/tiny/prepared/toy/train.npy").read_text() == "train 2"
+    assert not [p for p in (root / "data/tiny/prepared").iterdir() if p.name.startswith(".")]
+
+
+def test_a_stray_world_size_or_rank_neither_skips_the_lock_nor_the_commit(root, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    run(root, lambda ctx: write(ctx, 1))
+    assert (root / "results/tiny/toy.provenance.json").exists()
+    assert (root / "work/tiny/.locks/prepare-toy.lock").exists()
+
+
+def test_a_full_disk_while_saving_a_checkpoint_names_the_file(tmp_path):
+    from mrgen.io import save_torch
+    with pytest.raises(OSError) as e:
+        save_torch({"x": 1}, "/dev/full")
+    assert e.value.errno == errno.ENOSPC and e.value.filename == "/dev/full"
+
+
+def test_a_log_on_a_full_disk_does_not_break_the_stage(capsys):
+    tee = mrgen.stage._Tee(sys.stderr, __import__("pathlib").Path("/dev/full"))
+    tee.write("a line\n")
+    tee.flush()
+    tee.write("another\n")
+    assert tee.file is None and capsys.readouterr().err == "a line\nanother\n"
+
+
+def test_numerical_failure_is_one_line(capsys):
+    def diverge():
+        raise FloatingPointError("non-finite ELBO in the batch starting at image 0")
+    with pytest.raises(SystemExit) as e:
+        mrgen.stage.guarded(diverge)
+    assert e.value.code == 2
+    assert capsys.readouterr().err == ("error: numerical failure: non-finite ELBO in the batch starting at image 0; "
+                                       "check the learning rate and the input files, then rerun\n")

@@ -27,7 +27,10 @@ def _body(st: Stage, wdir: str | None) -> dict:
     if st.params:
         d["params"] = list(st.params)
     for kind, key in (("out", "outs"), ("metric", "metrics"), ("plot", "plots")):
-        entries = [o.path if o.cache else {o.path: {"cache": False}} for o in st.outs if o.kind == kind]
+        # persist: DVC must not delete outputs before the command runs; the stage replaces them atomically
+        # and leaves them as they were when it refuses its inputs
+        entries = [{o.path: {"persist": True} if o.cache else {"cache": False, "persist": True}}
+                   for o in st.outs if o.kind == kind]
         if entries:
             d[key] = entries
     return d

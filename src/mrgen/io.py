@@ -11,6 +11,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from mrgen.errors import DataError
+
 
 @contextmanager
 def atomic_path(path: str | Path, previous: str | Path | None = None):
@@ -32,6 +34,21 @@ def atomic_path(path: str | Path, previous: str | Path | None = None):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def save_torch(obj, path: str | Path) -> None:
+    """torch.save through memory, so a full disk is an OSError naming the file (torch's own writer reports
+    it as a RuntimeError with no file name)."""
+    import io
+
+    import torch
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    try:
+        with open(path, "wb") as f:
+            f.write(buf.getbuffer())
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(path)) from None
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -98,10 +115,8 @@ def read_torch(path: str | Path, required_keys=(), map_location=None) -> tuple[d
 
 def load_torch(path: str | Path, required_keys=(), what: str = "a checkpoint written by this pipeline",
                map_location=None) -> dict:
-    """read_torch, raising mrgen.data.prepared.DataError in one line: `<path>: missing; expected <what>` or
+    """read_torch, raising mrgen.errors.DataError in one line: `<path>: missing; expected <what>` or
     `<path>: not a readable checkpoint (<reason>); expected <what>`."""
-    from mrgen.data.prepared import DataError
-
     ck, reason = read_torch(path, required_keys, map_location)
     if reason == "missing":
         raise DataError(f"{path}: missing; expected {what}")

@@ -9,7 +9,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from mrgen.data.prepared import DataError
+from mrgen.errors import DataError
 from mrgen.io import sha256_file, sha256_path
 from mrgen.paths import ROOT
 

@@ -343,8 +343,18 @@ def build(spec: Spec, kind: Kind, name: str) -> Stage:
                  kind.params(spec, name), res, spec.paths.log(kind.name, name))
 
 
+def check(spec: Spec) -> Spec:
+    """What only the registry can check in params: resources are declared for stage kinds that exist."""
+    for p, pre in spec.raw["presets"].items():
+        for kind in pre["resources"]:
+            if kind not in KINDS:
+                raise SpecError(f"{spec.source}: presets.{p}.resources.{kind}: expected a stage kind, one of {sorted(KINDS)}")
+    return spec
+
+
 def stages(spec: Spec) -> list[Stage]:
     """Every stage instance of the spec's preset, kind by kind in registry order."""
+    check(spec)
     return [build(spec, kind, name) for kind in KINDS.values() for name in kind.instances(spec)]
 
 
@@ -352,7 +362,7 @@ def stage(spec: Spec, kind: str, name: str) -> Stage:
     """The instance `kind@name` of the spec's preset, or one line saying which names exist."""
     if kind not in KINDS:
         raise SpecError(f"no stage kind {kind!r}; expected one of {sorted(KINDS)}")
-    names = list(KINDS[kind].instances(spec))
+    names = list(KINDS[kind].instances(check(spec)))
     if name not in names:
         raise SpecError(f"{spec.source}: preset {spec.preset!r} has no {kind} stage named {name!r}; "
                         f"expected one of {names[:12]}{' ...' if len(names) > 12 else ''}")

@@ -25,10 +25,19 @@ from pathlib import Path
 
 from mrgen import provenance
 from mrgen.config.spec import Spec, SpecError
-from mrgen.data.prepared import DataError
+from mrgen.errors import DataError
 from mrgen.io import write_json
 from mrgen.paths import ROOT
 from mrgen.registry import Stage
+
+SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+
+class _State:
+    committed = False                              # whether this process has committed its outputs
+
+
+state = _State()
 
 
 class Interrupted(BaseException):
@@ -67,23 +76,50 @@ def _raise_interrupted(signum, frame):
     raise Interrupted(signum)
 
 
+def _move(src: Path, dst: Path) -> None:
+    """One rename; across file systems (results/ or models/ mounted elsewhere) a copy into a hidden sibling
+    of `dst`, then one rename there."""
+    try:
+        os.replace(src, dst)
+    except OSError as e:
+        if e.errno != errno.EXDEV:
+            raise
+        tmp = dst.with_name(f".{dst.name}.{os.getpid()}.incoming")
+        try:
+            (shutil.copytree if src.is_dir() else shutil.copy2)(src, tmp)
+            os.replace(tmp, dst)
+        finally:
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            elif tmp.exists():
+                tmp.unlink()
+        shutil.rmtree(src) if src.is_dir() else src.unlink()
+
+
 def _commit(stage: Stage, staging: Path) -> None:
-    """Move every staged output into place, record last; a failure part-way puts the old outputs back."""
+    """Move every staged output into place, record last; a failure part-way puts the old outputs back.
+
+    The old record is moved aside first, so even a SIGKILL part-way never leaves a record beside outputs
+    it does not describe: the instance then has no record, and both engines rerun it."""
     trash = staging / ".replaced"
     moved: list[tuple[Path, Path | None]] = []          # (destination, where its old version went)
+    order = [stage.outs[-1]] + stage.outs[:-1]           # the old record leaves first, the new one comes last
     try:
-        for o in stage.outs:
-            src, dst = staging / o.path, ROOT / o.path
-            if not src.exists():
+        for o in order:
+            if not (staging / o.path).exists():
                 raise RuntimeError(f"{stage.id} did not write its declared output {o.path}")
+        for o in order:
+            dst = ROOT / o.path
             dst.parent.mkdir(parents=True, exist_ok=True)
-            old = None
             if dst.exists() or dst.is_symlink():
                 old = trash / o.path
                 old.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(dst, old)
-            moved.append((dst, old))
-            os.replace(src, dst)
+                _move(dst, old)
+                moved.append((dst, old))
+            else:
+                moved.append((dst, None))
+        for o in stage.outs:
+            _move(staging / o.path, ROOT / o.path)
     except BaseException:
         for dst, old in reversed(moved):
             if dst.is_dir() and not dst.is_symlink():
@@ -91,7 +127,7 @@ def _commit(stage: Stage, staging: Path) -> None:
             elif dst.exists() or dst.is_symlink():
                 dst.unlink()
             if old is not None:
-                os.replace(old, dst)
+                _move(old, dst)
         raise
 
 
@@ -104,12 +140,20 @@ class _Tee:
 
     def write(self, s):
         self.stream.write(s)
-        self.file.write(s)
+        if self.file is not None:
+            try:
+                self.file.write(s)
+            except OSError:                     # a full disk: keep the terminal, stop the log copy
+                self.file = None
         return len(s)
 
     def flush(self):
         self.stream.flush()
-        self.file.flush()
+        if self.file is not None:
+            try:
+                self.file.flush()
+            except OSError:
+                self.file = None
 
     def isatty(self):
         return self.stream.isatty()
@@ -137,8 +181,8 @@ def execute(spec: Spec, stage: Stage, body, launch=None) -> None:
 
     launch(ctx) may run the body some other way (the train stage's torchrun workers) and return their exit
     status; under torchrun only rank 0 commits outputs and writes the record."""
-    rank = int(os.environ.get("RANK", "0"))
-    worker = "WORLD_SIZE" in os.environ
+    worker = "MRGEN_LOCK_HOLDER" in os.environ and "WORLD_SIZE" in os.environ   # a torchrun worker of ours
+    rank = int(os.environ.get("RANK", "0")) if worker else 0
     lock = None if worker else _lock(ROOT / spec.paths.lock(stage.kind, stage.name))
     root = ROOT / spec.paths.staging()
     root.mkdir(parents=True, exist_ok=True)
@@ -165,26 +209,34 @@ def execute(spec: Spec, stage: Stage, body, launch=None) -> None:
             "wall_time_s": round(time.time() - t0, 3), "inputs": ctx.inputs, "outputs": outputs,
             "params": ctx.params, "git": provenance.git_state(stage.deps), "environment": provenance.environment(),
             **ctx.info})
+        signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)  # from here on a signal waits for the commit
         _commit(stage, staging)
+        state.committed = True
         for step in ctx.after_commit:
             step()
     finally:
+        signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         shutil.rmtree(staging, ignore_errors=True)
         if lock is not None:
             os.close(lock)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
 
 def guarded(fn):
     """Run fn; bad input ends the process with one clear line and exit status 2, a signal with 128+signal."""
-    handlers = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
+    handlers = {s: signal.signal(s, _raise_interrupted) for s in SIGNALS}
+    state.committed = False
     try:
         return fn()
     except (SpecError, DataError) as e:
         _fail(str(e))
+    except FloatingPointError as e:               # a divergent run (learning rate) or corrupt weights
+        _fail(f"numerical failure: {e}; check the learning rate and the input files, then rerun")
     except Busy as e:
         _fail(f"another invocation of this stage instance is running (pid {e.args[0]}); wait for it or stop it")
     except Interrupted as e:
-        print(f"interrupted by {signal.Signals(e.signum).name}; outputs left as they were", file=sys.stderr)
+        after = "after its outputs were committed" if state.committed else "outputs left as they were"
+        print(f"interrupted by {signal.Signals(e.signum).name}; {after}", file=sys.stderr)
         sys.exit(128 + e.signum)
     except OSError as e:
         what = e.filename or "a file"

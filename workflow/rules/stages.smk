@@ -1,11 +1,13 @@
 # Every stage kind of the registry as one rule, in one loop: instances, inputs, output and log patterns,
 # params, resources and the command all come from mrgen.registry, the same declaration dvc.yaml is
 # generated from (tests/test_dag.py checks both engines see one PIPELINE).
-from mrgen.config.spec import load
 from mrgen.dag import SnakemakeDAG
 
-SPEC = load(preset=config["preset"])          # validated again by pydantic: cross-references, duplicate keys
-PIPELINE = SnakemakeDAG(SPEC)
+try:
+    PIPELINE = SnakemakeDAG(SPEC)             # SPEC: the validated params of the Snakefile
+except SpecError as e:
+    sys.stderr.write(f"error: {e}\n")
+    sys.exit(2)
 
 # Directive values are evaluated here, per kind; `shell:` is evaluated when a job runs, so it reads the
 # kind and preset from params.

@@ -26,7 +26,7 @@ Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]+$")]
 
 class Strict(BaseModel):
     """Every section: unknown keys are errors; ints are never bools; no silent coercion of strings."""
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class RawFile(Strict):

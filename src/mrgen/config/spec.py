@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from mrgen.config.schema import FIGURE_KINDS, Model, Params
+from mrgen.errors import SpecError
 from mrgen.models.wavelet.parts import parts as wavelet_parts
 from mrgen.paths import ROOT, Paths
 
@@ -18,10 +19,6 @@ DEFAULT = ROOT / "params.yaml"
 VARIANT_SECTION = {"w1": "wavelet_models", "w4": "wavelet_models", "w5": "datasets", "w6": "datasets",
                    "th2": "datasets"}       # what a panel's variants name; every other kind names runs
 WAVELET_KINDS = ("th2", "w1", "w4", "w5", "w6")
-
-
-class SpecError(ValueError):
-    """params.yaml is malformed; the message names the key and the expected form."""
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -52,7 +49,8 @@ def read_yaml(path: Path):
 
 
 def _dotted(loc) -> str:
-    return ".".join(str(x) for x in loc if not str(x).startswith(("function-", "literal[", "[key]")))
+    parts = [x if isinstance(x, str) and x.isprintable() else repr(x) for x in loc]
+    return ".".join(p for p in parts if not p.startswith(("function-", "literal[", "[key]")))
 
 
 def _one_line(source, e: ValidationError, prefix: str = "") -> SpecError:
@@ -64,6 +62,8 @@ def _one_line(source, e: ValidationError, prefix: str = "") -> SpecError:
     if err["type"] == "missing":
         return SpecError(f"{source}: {key}: missing required key")
     if err["loc"] and err["loc"][-1] == "[key]":
+        if err["type"] != "string_pattern_mismatch":
+            return SpecError(f"{source}: {key}: expected a name (a string), found {err['input']!r}")
         pattern = err.get("ctx", {}).get("pattern", "")
         return SpecError(f"{source}: {key}: unsafe name; names must match {pattern.strip('^$')} "
                          f"(so they never start with '-' and are safe in paths and commands)")
@@ -107,10 +107,10 @@ class Spec:
             self.params = Params.model_validate(raw)
         except ValidationError as e:
             raise _one_line(self.source, e) from None
-        self.preset = preset or self.params.preset
-        if self.preset not in self.params.presets:
-            raise SpecError(f"{self.source}: preset: expected one of {sorted(self.params.presets)}, "
-                            f"found {self.preset!r}")
+        for given in (self.params.preset, preset):
+            if given is not None and given not in self.params.presets:
+                raise SpecError(f"{self.source}: preset: expected one of {sorted(self.params.presets)}, found {given!r}")
+        self.preset = self.params.preset if preset is None else preset
         self.models = {p: _resolve_models(self.source, p, pre.models) for p, pre in self.params.presets.items()}
         self.raw = self.params.model_dump()
         for p, models in self.models.items():
@@ -133,10 +133,6 @@ class Spec:
             for field, section, what in (("dataset", "datasets", "dataset"), ("model", "models", "model"),
                                          ("training", "training", "training recipe")):
                 self._ref(p, f"{k}.runs.{r}.{field}", section, run[field], what)
-        for kind in pre["resources"]:
-            from mrgen.registry import KINDS  # noqa: PLC0415  (the registry imports this module)
-            if kind not in KINDS:
-                self._fail(f"{k}.resources.{kind}", f"expected a stage kind, one of {sorted(KINDS)}")
         clash = sorted(set(pre["assets"]) & set(pre["datasets"]))
         if clash:
             self._fail(f"{k}.assets.{clash[0]}", "also a dataset name; both live in data/<preset>/raw/")

@@ -14,13 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mrgen.errors import DataError  # noqa: F401  (re-exported: readers raise it)
 from mrgen.io import short_reason
 
 SPLITS = ("train", "val", "test")
-
-
-class DataError(ValueError):
-    """Bad raw or prepared data; the message names the file and what was expected vs found."""
 
 
 def index_sha256(idx: np.ndarray) -> str:

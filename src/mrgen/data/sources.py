@@ -54,7 +54,7 @@ def digits_csv(ds, raw_dir):
     try:
         with gzip.open(path, "rt") as f:
             rows = np.loadtxt(f, delimiter=",", dtype=np.float64, ndmin=2)
-    except (OSError, EOFError, ValueError) as e:
+    except (*formats.ARCHIVE_ERRORS, ValueError) as e:
         raise DataError(f"{path}: expected a gzip CSV of 65 numbers per row ({e})") from None
     if rows.shape[1] != 65 or rows[:, :64].min() < 0 or rows[:, :64].max() > 16:
         raise DataError(f"{path}: expected rows of 64 grey levels in 0..16 plus a label, found shape {rows.shape}")

@@ -407,17 +407,17 @@ def load_checkpoint(path, device: str = "cpu") -> VAE:
     """A model written by the train stage ({config, state_dict, step}), loaded without unpickling code.
 
     A missing, truncated or corrupt file, or one whose weights do not fit its config, raises
-    mrgen.data.prepared.DataError naming the file (no traceback)."""
-    from mrgen.data.prepared import DataError
+    mrgen.errors.DataError naming the file (no traceback)."""
+    from mrgen.errors import DataError
     from mrgen.io import load_torch, short_reason
 
     what = "the ema.pt/model.pt written by the train stage — rerun it"
     ck = load_torch(path, ("config", "state_dict", "step"), what, map_location=device)
     try:
         cfg = HVAEConfig.from_dict(ck["config"])
+        model = VAE(cfg).to(device)
     except (TypeError, ValueError, KeyError, AttributeError) as e:
         raise DataError(f"{path}: not a readable checkpoint (config: {short_reason(e)}); expected {what}") from None
-    model = VAE(cfg).to(device)
     try:
         model.load_state_dict(ck["state_dict"])
     except torch.OutOfMemoryError:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from mrgen.io import atomic_path_keep_previous, load_torch, read_torch
+from mrgen.io import atomic_path_keep_previous, load_torch, read_torch, save_torch
 from mrgen.train.dist import Dist
 
 LATEST, PREVIOUS = "latest.pt", "previous.pt"
@@ -35,11 +35,9 @@ def remove_stale_temporaries(work: Path) -> list[Path]:
 
 def save_resumable(work: Path, state: dict) -> None:
     """Write work/latest.pt atomically, keeping the one it replaces as work/previous.pt."""
-    import torch
-
     work = Path(work)
     with atomic_path_keep_previous(work / LATEST, work / PREVIOUS) as tmp:
-        torch.save(state, tmp)
+        save_torch(state, tmp)
 
 
 def discard_resumable(work: Path) -> None:

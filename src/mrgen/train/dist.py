@@ -86,4 +86,5 @@ def relaunch(nproc: int, module: str, argv: list[str]) -> int:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
            "-m", module, *argv]
     print(f"launching {nproc} processes: {' '.join(cmd)}", file=sys.stderr)
-    return subprocess.call(cmd)
+    # the workers run under this process's stage lock: they must not take it, and rank 0 commits
+    return subprocess.call(cmd, env={**os.environ, "MRGEN_LOCK_HOLDER": str(os.getpid())})

@@ -21,7 +21,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from mrgen.data.loader import Batches
-from mrgen.io import progress
+from mrgen.io import progress, short_reason
 from mrgen.metrics.nll import elbo_nll
 from mrgen.models.hvae import VAE, HVAEConfig
 from mrgen.train.checkpoint import finish_resumable, load_resumable, save_resumable
@@ -71,10 +71,20 @@ def train(cfg: HVAEConfig, t: dict, train_b: Batches, val_b: Batches, work: Path
     opt, sched = make_optimizer(model, t)
     state = TrainState()
     torch.manual_seed(seed + dist.rank)           # each rank its own posterior noise
+    objects = {"model": model, "ema": ema, "opt": opt, "sched": sched}
+
     def accept(ck):
-        if ck["fingerprint"] == fingerprint and len(ck["rng"]) == dist.world:
-            return None
-        return "it belongs to other inputs, params or process count"
+        if ck["fingerprint"] != fingerprint or len(ck["rng"]) != dist.world:
+            return "it belongs to other inputs, params or process count"
+        fresh = {k: copy.deepcopy(o.state_dict()) for k, o in objects.items()}
+        try:                                      # a state that does not fit: as good as corrupt
+            for k, o in objects.items():
+                o.load_state_dict(ck[k])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as e:
+            for k, o in objects.items():
+                o.load_state_dict(fresh[k])
+            return f"its state does not fit this model ({short_reason(e)})"
+        return None
 
     ck = load_resumable(work, STATE_KEYS, accept, map_location=dist.device, dist=dist)
     if ck is not None:
