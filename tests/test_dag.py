@@ -79,6 +79,19 @@ def test_output_patterns_are_the_instances_outputs():
             assert [p.replace("{name}", st.name) for p in pattern] == [o.path for o in st.outs]
 
 
+def test_every_params_key_is_written_in_params_yaml():
+    """DVC refuses to commit a stage whose params key params.yaml does not write (a default left out)."""
+    import yaml
+    written = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for preset in ("tiny", "paper"):
+        for st in stages(load(preset=preset)):
+            for key in st.params:
+                node = written
+                for part in key.split("."):
+                    assert isinstance(node, dict) and part in node, f"{st.id}: {key}"
+                    node = node[part]
+
+
 def test_commands_are_quoted_words_of_validated_names():
     for preset in ("tiny", "paper"):
         for st in stages(load(preset=preset)):

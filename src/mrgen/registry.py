@@ -181,10 +181,27 @@ def _run_params(spec: Spec, r: str) -> list[str]:
             spec.key("datasets", run["dataset"])]
 
 
-def _wtrain(spec: Spec, name: str):
-    m, part = wavelet_parts(spec)[name]
-    wm = spec.p["wavelet_models"][m]
-    return m, part, wm
+def _wtrain_deps(spec: Spec, name: str) -> list[str]:
+    """A wavelet part trains on its dataset; the band models also on its per-scale standardisation."""
+    model, part = wavelet_parts(spec)[name]
+    d = spec.p["wavelet_models"][model]["dataset"]
+    return [spec.paths.prepared(d)] + ([] if part in ("full", "gan") else [spec.paths.wstats_file(d)])
+
+
+def _wtrain_params(spec: Spec, name: str) -> list[str]:
+    model, part = wavelet_parts(spec)[name]
+    wm = spec.p["wavelet_models"][model]
+    return [spec.key("wavelet_models", model), spec.key("wavelet_nets", wm["parts"][part]["net"]),
+            spec.key("wavelet_training", wm["parts"][part]["training"]), spec.key("wavelet", "horizon"),
+            spec.key("wavelet", "schedule"), spec.key("datasets", wm["dataset"])]
+
+
+def _wsample_deps(spec: Spec, name: str) -> list[str]:
+    """Every part's EMA weights; the wavelet methods also the standardisation they sample in."""
+    model = wavelet_settings(spec)[name][0]
+    wm = spec.p["wavelet_models"][model]
+    deps = [f"{spec.paths.model_dir(f'{model}-{part}')}/ema.pt" for part in wm["parts"]]
+    return deps + ([] if wm["method"] == "sgm" else [spec.paths.wstats_file(wm["dataset"])])
 
 
 def _describe_params(spec: Spec, p: str) -> list[str]:
@@ -268,7 +285,8 @@ _KINDS = [
          deps=lambda s, d: [s.paths.prepared(d)],
          outs=lambda pa, d: [Out(pa.wstats_file(d), cache=False), _record(_beside(pa.wstats_file(d)))],
          params=lambda s, d: [s.key("wavelet", "analysis")] + [s.key("wavelet_models", m, "levels") for m, wm in
-                                                               s.p["wavelet_models"].items() if wm["dataset"] == d]),
+                                                               s.p["wavelet_models"].items()
+                                                               if wm["dataset"] == d and wm["method"] != "sgm"]),
     Kind("th2", ("stages/th2.py", "src/mrgen/analysis/theorem2.py", "src/mrgen/models/wavelet/haar.py",
                  "src/mrgen/data/prepared.py"),
          instances=_reports(("th2",)),
@@ -278,20 +296,12 @@ _KINDS = [
     Kind("wtrain", ("stages/wtrain.py", "src/mrgen/models/wavelet/*.py", "src/mrgen/train/**/*.py",
                     "src/mrgen/data/**/*.py"),
          instances=lambda s: list(wavelet_parts(s)),
-         deps=lambda s, n: [s.paths.prepared(_wtrain(s, n)[2]["dataset"])] + (
-             [] if _wtrain(s, n)[1] in ("full", "gan") else [s.paths.wstats_file(_wtrain(s, n)[2]["dataset"])]),
+         deps=_wtrain_deps,
          outs=_model_outs,
-         params=lambda s, n: [s.key("wavelet_models", _wtrain(s, n)[0]),
-                              s.key("wavelet_nets", _wtrain(s, n)[2]["parts"][_wtrain(s, n)[1]]["net"]),
-                              s.key("wavelet_training", _wtrain(s, n)[2]["parts"][_wtrain(s, n)[1]]["training"]),
-                              s.key("wavelet", "horizon"), s.key("wavelet", "schedule"),
-                              s.key("datasets", _wtrain(s, n)[2]["dataset"])]),
+         params=_wtrain_params),
     Kind("wsample", ("stages/wsample.py", "src/mrgen/models/wavelet/*.py"),
          instances=lambda s: list(wavelet_settings(s)),
-         deps=lambda s, n: [f"{s.paths.model_dir(f'{m}-{part}')}/ema.pt"
-                            for m in [wavelet_settings(s)[n][0]] for part in s.p["wavelet_models"][m]["parts"]]
-         + ([] if s.p["wavelet_models"][wavelet_settings(s)[n][0]]["method"] == "sgm"
-            else [s.paths.wstats_file(s.p["wavelet_models"][wavelet_settings(s)[n][0]]["dataset"])]),
+         deps=_wsample_deps,
          outs=lambda pa, n: [Out(pa.samples_dir(n), directory=True),
                              Out(f"{pa.metrics_dir(n)}/timing.json", cache=False, kind="metric"),
                              _record(f"{pa.metrics_dir(n)}/sample.provenance.json")],
@@ -338,9 +348,10 @@ def build(spec: Spec, kind: Kind, name: str) -> Stage:
     res = Resources(**spec.p["resources"].get(kind.name, {}))
     if kind.gpus is not None:
         res = res.model_copy(update={"gpus": kind.gpus(spec, name)})
+    params = list(dict.fromkeys(spec.tracked(k) for k in kind.params(spec, name)))
     return Stage(kind.name, name, spec.preset, command(kind.name, spec.preset, name),
                  code(*kind.code) + kind.deps(spec, name), kind.outs(spec.paths, name),
-                 kind.params(spec, name), res, spec.paths.log(kind.name, name))
+                 params, res, spec.paths.log(kind.name, name))
 
 
 def check(spec: Spec) -> Spec:

@@ -101,6 +101,7 @@ class Spec:
 
     def __init__(self, raw: dict, preset: str | None = None, source: str | Path = "params.yaml"):
         self.source = str(source)
+        self.written = raw                              # the file as written: the keys DVC can track
         if not isinstance(raw, dict):
             raise SpecError(f"{self.source}: expected a mapping at the top level, found {type(raw).__name__}")
         try:
@@ -218,6 +219,16 @@ class Spec:
         for part in dotted.split("."):
             node = node[part]
         return node
+
+    def tracked(self, dotted: str) -> str:
+        """The params key DVC tracks for `dotted`: itself if params.yaml writes it, else its nearest written
+        parent (a key left at its default has no entry to track; its parent changes when it is written)."""
+        node, parts = self.written, dotted.split(".")
+        for i, part in enumerate(parts):
+            if not isinstance(node, dict) or part not in node:
+                return ".".join(parts[:i])
+            node = node[part]
+        return dotted
 
     def for_preset(self, preset: str) -> Spec:
         """The same params with another preset selected (no re-validation)."""
