@@ -35,17 +35,19 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def read_yaml(path: Path):
+def read_yaml(path: Path, shown: str | Path | None = None):
+    """The YAML file at `path` (named `shown` in messages), refusing duplicate keys."""
+    shown = shown or path
     try:
         return yaml.load(path.read_text(), Loader=_StrictLoader)
     except FileNotFoundError:
-        raise SpecError(f"{path}: not found; the pipeline's spec is params.yaml at the repository root") from None
+        raise SpecError(f"{shown}: not found; the pipeline's spec is params.yaml at the repository root") from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
-        raise SpecError(f"{path}: {where}: {e.problem}") from None
+        raise SpecError(f"{shown}: {where}: {e.problem}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise SpecError(f"{path}: not valid YAML: {e}") from None
+        raise SpecError(f"{shown}: not valid YAML: {e}") from None
 
 
 def _dotted(loc) -> str:
@@ -241,5 +243,6 @@ class Spec:
 
 def load(path: str | Path = DEFAULT, preset: str | None = None) -> Spec:
     path = Path(path)
-    raw = read_yaml(path)
-    return Spec(raw if raw is not None else {}, preset, source=path.name if path == DEFAULT else path)
+    shown = path.name if path == DEFAULT else path
+    raw = read_yaml(path, shown)
+    return Spec(raw if raw is not None else {}, preset, source=shown)
