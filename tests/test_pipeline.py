@@ -47,7 +47,7 @@ def dvc_changed(repo):
 
 
 def test_snakemake_run_then_dvc_commit_is_clean(smk_repo):
-    assert "Data and pipelines are up to date" in sh("dvc status", smk_repo).stdout
+    assert "Data and pipelines are up to date" in sh("dvc status dvc.yaml", smk_repo).stdout
     assert to_run(smk_repo) == set()
     table = (smk_repo / "results/tiny/tables/f4.md").read_text()
     assert "tiny scale" in table and "digits-r20" in table
@@ -64,7 +64,7 @@ def test_dvc_repro_then_snakemake_has_nothing_to_do(tmp_path):
     repo = copy_repo(tmp_path / "repo")
     sh("dvc init -q -f", repo)
     sh("dvc repro -q", repo)
-    assert "Data and pipelines are up to date" in sh("dvc status", repo).stdout
+    assert "Data and pipelines are up to date" in sh("dvc status dvc.yaml", repo).stdout
     assert to_run(repo) == set()
 
 
