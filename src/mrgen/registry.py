@@ -72,10 +72,12 @@ def command(kind: str, preset: str, name: str) -> str:
 
 
 def code(*patterns: str) -> list[str]:
-    """The source files a stage's numbers depend on (files, so mtime-based engines see edits)."""
-    files = set()
+    """The source files a stage's numbers depend on (files, so mtime-based engines see edits); a pattern
+    starting with "!" removes files (e.g. plotting helpers a table stage imports but computes nothing with)."""
+    files: set[str] = set()
     for p in patterns:
-        files |= {Path(f).relative_to(ROOT).as_posix() for f in glob.glob(str(ROOT / p), recursive=True)}
+        found = {Path(f).relative_to(ROOT).as_posix() for f in glob.glob(str(ROOT / p.lstrip("!")), recursive=True)}
+        files = files - found if p.startswith("!") else files | found
     return sorted(f for f in files if f.endswith(".py"))
 
 
@@ -327,7 +329,7 @@ _KINDS = [
          outs=lambda pa, p: [Out(pa.describe_csv(p), cache=False), _record(_beside(pa.describe_csv(p)))],
          params=lambda s, p: _describe_params(s, p),
          local=True),
-    Kind("table", ("stages/table.py", "src/mrgen/report/**/*.py"),
+    Kind("table", ("stages/table.py", "src/mrgen/report/**/*.py", "!src/mrgen/report/figures.py"),
          instances=_reports(TABLE_KINDS),
          deps=report_inputs,
          outs=_report_outs("tables", ("md", "csv", "tex")),
