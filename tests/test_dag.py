@@ -17,10 +17,9 @@ def dvc_dag(repo, dvc_yaml):
     nodes, params = {}, {}
     with Repo(str(repo)) as r:
         mine = [st for st in r.index.stages if st.path_in_repo == dvc_yaml]
-        for st in mine:
-            deps = frozenset(d.def_path for d in st.deps if not isinstance(d, ParamsDependency))
-            nodes[st.cmd] = (deps, frozenset(o.def_path for o in st.outs))
-            params[st.cmd] = sorted(k for d in st.deps if isinstance(d, ParamsDependency) for k in d.params)
+        for st in mine:        # a params file is a dependency too: DVC draws an edge from its producer
+            nodes[st.cmd] = (frozenset(d.def_path for d in st.deps), frozenset(o.def_path for o in st.outs))
+            params[st.cmd] = {d.def_path: sorted(d.params) for d in st.deps if isinstance(d, ParamsDependency)}
         cmds = {st.cmd for st in mine}
         graph_edges = {frozenset((u.cmd, v.cmd)) for u, v in r.index.graph.edges if u.cmd in cmds or v.cmd in cmds}
     return nodes, params, graph_edges
@@ -57,9 +56,10 @@ def test_dvc_and_snakemake_build_the_registrys_dag(repo, preset):
     expected = {s.cmd: s for s in stages(spec)}
     assert set(dvc_nodes) == set(smk_nodes) == set(expected)
     for cmd, (deps, outs) in dvc_nodes.items():
+        st = expected[cmd]
         assert smk_nodes[cmd] == (deps, outs), cmd
-        assert deps == set(expected[cmd].deps) and outs == {o.path for o in expected[cmd].outs}
-        assert dvc_params[cmd] == sorted(expected[cmd].params)
+        assert deps == set(st.deps) | ({st.params_file} if st.params else set()) and outs == {o.path for o in st.outs}
+        assert dvc_params[cmd] == ({st.params_file: sorted(st.params)} if st.params else {})
     edges = path_edges(dvc_nodes)
     assert edges == path_edges(smk_nodes)
     assert {frozenset(e) for e in edges} == dvc_graph          # DVC's own graph agrees

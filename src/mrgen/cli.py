@@ -4,6 +4,7 @@
     mrgen describe --preset P      print the parameter counts of every run of preset P
     mrgen dag [--check]            regenerate (or check) each preset's dvc.yaml and the params JSON schema
     mrgen stages [--preset P]      list the stage instances of a preset
+    mrgen times [--preset P]       where the DAG's time goes: wall time per kind, critical path, schedule
 
 Every error is one line on stderr and exit status 2.
 """
@@ -56,6 +57,12 @@ def _list(preset: str | None) -> None:
         print(f"{st.id}\t{st.cmd}")
 
 
+def _times(preset: str | None, cores: int) -> None:
+    from mrgen.config.spec import load
+    from mrgen.times import report
+    print(report(load(preset=preset), cores))
+
+
 def _version() -> str:
     from importlib import metadata
     try:
@@ -78,9 +85,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--check", action="store_true", help="exit 1 if a generated file is stale")
     p = sub.add_parser("stages", help="list stage instances")
     p.add_argument("--preset")
+    p = sub.add_parser("times", help="wall time per stage kind from the records, critical path, schedule")
+    p.add_argument("--preset")
+    p.add_argument("--cores", type=int, default=2, help="cores to schedule the recorded times on (default 2)")
     args = ap.parse_args(argv)
     if args.command == "dag":
         contract.guarded(lambda: _dag(args.check))
+    elif args.command == "times":
+        contract.guarded(lambda: _times(args.preset, max(1, args.cores)))
     elif args.command == "stages":
         contract.guarded(lambda: _list(args.preset))
     else:

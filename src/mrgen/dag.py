@@ -25,7 +25,7 @@ def _body(st: Stage, wdir: str | None) -> dict:
         d["wdir"] = wdir
     d["deps"] = list(st.deps)
     if st.params:
-        d["params"] = list(st.params)
+        d["params"] = [{st.params_file: list(st.params)}]
     for kind, key in (("out", "outs"), ("metric", "metrics"), ("plot", "plots")):
         # persist: DVC must not delete outputs before the command runs; the stage replaces them atomically
         # and leaves them as they were when it refuses its inputs
@@ -91,8 +91,14 @@ class SnakemakeDAG:
     """Every rule's command, the same words dvc.yaml runs. Snakemake evaluates `shell:` when a job runs
     (after the rule loop has ended), so the kind and preset come from the rule's params."""
 
-    def inputs(self, kind: str):
-        return lambda wc: self.instances[(kind, wc.name)].deps
+    def inputs(self, kind: str, ancient):
+        """The stage's deps, and the params mirror where DVC reads its params keys. The Snakefile passes
+        Snakemake's ancient(): the mirror is made before the stage runs, yet its rewrite reruns nothing
+        (Snakemake sees a params change through the rule's `spec` param)."""
+        def f(wc):
+            st = self.instances[(kind, wc.name)]
+            return st.deps + ([ancient(st.params_file)] if st.params_file else [])
+        return f
 
     def params_json(self, kind: str):
         """The stage's resolved params as one string, so Snakemake's params trigger sees any change."""

@@ -78,6 +78,11 @@ class Paths:
     def figure(self, experiment: str, ext: str) -> str:
         return self.results("figures", f"{experiment}.{ext}")
 
+    def params_mirror(self, preset: str | None = None) -> str:
+        """params.yaml as JSON, the file this preset's DVC stages track their params keys in (the params
+        stage writes it; DVC parses JSON in a millisecond, params.yaml's round-trip YAML in about 0.2 s)."""
+        return f"pipelines/{preset or self.preset}/params.json"
+
     def log(self, kind: str, name: str) -> str:
         return f"logs/{self.preset}/{kind}/{name}.log"
 

@@ -43,6 +43,7 @@ class Stage:
     params: list[str] = field(default_factory=list)
     resources: Resources = field(default_factory=Resources)
     log: str = ""
+    params_file: str = ""               # where DVC reads `params` keys (the preset's params.json mirror)
 
     @property
     def id(self) -> str:
@@ -244,6 +245,12 @@ def _fid_weights(spec: Spec) -> str:
 
 # ---------------------------------------------------------------- the stage kinds
 _KINDS = [
+    Kind("params", ("stages/params.py", "src/mrgen/config/*.py"),
+         instances=lambda s: [s.preset],
+         deps=lambda s, p: ["params.yaml"],
+         outs=lambda pa, p: [Out(pa.params_mirror(p), cache=False), _record(_beside(pa.params_mirror(p)))],
+         params=lambda s, p: [],
+         local=True),
     Kind("fetch", ("stages/fetch.py", "src/mrgen/data/fetch.py"),
          instances=lambda s: [*s.p["datasets"], *s.p["assets"]],
          deps=lambda s, d: [],
@@ -353,7 +360,8 @@ def build(spec: Spec, kind: Kind, name: str) -> Stage:
     params = list(dict.fromkeys(spec.tracked(k) for k in kind.params(spec, name)))
     return Stage(kind.name, name, spec.preset, command(kind.name, spec.preset, name),
                  code(*kind.code) + kind.deps(spec, name), kind.outs(spec.paths, name),
-                 params, res, spec.paths.log(kind.name, name))
+                 params, res, spec.paths.log(kind.name, name),
+                 spec.paths.params_mirror() if params else "")
 
 
 def check(spec: Spec) -> Spec:

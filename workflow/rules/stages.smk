@@ -15,7 +15,7 @@ for _kind in PIPELINE.kinds():
 
     rule:
         name: _kind.name
-        input: PIPELINE.inputs(_kind.name)
+        input: PIPELINE.inputs(_kind.name, ancient)
         output: [directory(p) if d else p for p, d in PIPELINE.outputs(_kind.name)]
         log: PIPELINE.log(_kind.name)
         params:

@@ -1,0 +1,126 @@
+"""Where a preset's DAG spends its time: every stage instance's wall time from its provenance record,
+grouped by kind, with the DAG's critical path and a schedule of the recorded times on N cores.
+
+`mrgen times --preset P [--cores N]` prints it as markdown (README, "Where the time goes"). The wall
+times are the records' `wall_time_s`: the stage body, from lock to committed record. What an engine adds
+per job (starting Python, importing torch, planning) is not in them; `scripts/bench_planning.sh` and the
+README's end-to-end figures measure that.
+"""
+from __future__ import annotations
+
+import heapq
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+
+from mrgen.config.spec import Spec
+from mrgen.paths import ROOT
+from mrgen.registry import Stage, stages
+
+
+@dataclass
+class Timed:
+    stage: Stage
+    wall: float | None              # None: no record (never run, or the record is unreadable)
+    cores: int                      # the cores a scheduler gives it (its `threads`)
+
+
+def timed(spec: Spec) -> list[Timed]:
+    out = []
+    for st in stages(spec):
+        try:
+            wall = float(json.loads((ROOT / st.record).read_text())["wall_time_s"])
+        except (OSError, ValueError, KeyError, TypeError):
+            wall = None
+        out.append(Timed(st, wall, st.resources.cpus))
+    return out
+
+
+def edges(nodes: list[Timed]) -> dict[str, list[str]]:
+    """id -> ids of the stages it reads from (a dep equal to, or inside, another stage's output)."""
+    producer = {o.path: t.stage.id for t in nodes for o in t.stage.outs}
+    parents: dict[str, list[str]] = {}
+    for t in nodes:
+        found = []
+        for dep in t.stage.deps:
+            path = dep
+            while path and path not in producer:
+                path = path.rpartition("/")[0]
+            if path:
+                found.append(producer[path])
+        parents[t.stage.id] = sorted(set(found) - {t.stage.id})
+    return parents
+
+
+def critical_path(nodes: list[Timed], parents: dict[str, list[str]]) -> tuple[float, list[str]]:
+    """The longest chain of recorded wall times (stages are listed in DAG order, so parents come first)."""
+    best: dict[str, tuple[float, list[str]]] = {}
+    for t in nodes:
+        base = max((best[p] for p in parents[t.stage.id]), default=(0.0, []), key=lambda b: b[0])
+        best[t.stage.id] = (base[0] + (t.wall or 0.0), base[1] + [t.stage.id])
+    return max(best.values(), key=lambda b: b[0], default=(0.0, []))
+
+
+def schedule(nodes: list[Timed], parents: dict[str, list[str]], cores: int) -> float:
+    """Makespan of a greedy list schedule on `cores`: a ready job whose remaining chain is longest
+    starts first when its cores are free (each job holds min(threads, cores) cores)."""
+    by_id = {t.stage.id: t for t in nodes}
+    children = defaultdict(list)
+    for c, ps in parents.items():
+        for p in ps:
+            children[p].append(c)
+    tail: dict[str, float] = {}
+    for t in reversed(nodes):
+        tail[t.stage.id] = (t.wall or 0.0) + max((tail[c] for c in children[t.stage.id]), default=0.0)
+    waiting = {i: len(ps) for i, ps in parents.items()}
+    ready = [i for i, n in waiting.items() if n == 0]
+    running: list[tuple[float, str]] = []
+    now, free = 0.0, cores
+    while ready or running:
+        for i in sorted(ready, key=lambda i: -tail[i]):
+            need = min(by_id[i].cores, cores)
+            if need <= free:
+                ready.remove(i)
+                free -= need
+                heapq.heappush(running, (now + (by_id[i].wall or 0.0), i))
+        now, done = heapq.heappop(running)
+        free += min(by_id[done].cores, cores)
+        for c in children[done]:
+            waiting[c] -= 1
+            if waiting[c] == 0:
+                ready.append(c)
+    return now
+
+
+def _m(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {seconds % 60:04.1f} s"
+
+
+def report(spec: Spec, cores: int = 2, top: int = 10) -> str:
+    nodes = timed(spec)
+    parents = edges(nodes)
+    have = [t for t in nodes if t.wall is not None]
+    total = sum(t.wall for t in have)
+    kinds: dict[str, list[Timed]] = defaultdict(list)
+    for t in have:
+        kinds[t.stage.kind].append(t)
+    lines = [f"Preset `{spec.preset}`: {len(nodes)} stage instances, {len(have)} with a record; "
+             f"recorded wall time {_m(total)} in all.", "",
+             "| kind | instances | total (s) | share | mean (s) | longest |", "|---|---:|---:|---:|---:|---|"]
+    for kind, ts in sorted(kinds.items(), key=lambda kv: -sum(t.wall for t in kv[1])):
+        s = sum(t.wall for t in ts)
+        longest = max(ts, key=lambda t: t.wall)
+        lines.append(f"| {kind} | {len(ts)} | {s:.1f} | {s / total:.0%} | {s / len(ts):.1f} | "
+                     f"{longest.stage.name} ({longest.wall:.1f} s) |")
+    missing = [t.stage.id for t in nodes if t.wall is None]
+    if missing:
+        lines += ["", f"No record yet: {', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}"]
+    length, chain = critical_path(nodes, parents)
+    walls = {t.stage.id: t.wall or 0.0 for t in nodes}
+    lines += ["", f"Critical path ({_m(length)}): " + " → ".join(f"{i} ({walls[i]:.1f} s)" for i in chain), "",
+              f"Schedule of these times on {cores} cores (greedy, longest chain first, each job holding its "
+              f"`threads`): {_m(schedule(nodes, parents, cores))}; bounds: critical path {_m(length)}, "
+              f"work / cores {_m(total / cores)}.", "",
+              f"Longest {top} instances: " + ", ".join(f"{t.stage.id} {t.wall:.1f} s"
+                                                       for t in sorted(have, key=lambda t: -t.wall)[:top]) + "."]
+    return "\n".join(lines)
