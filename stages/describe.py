@@ -1,6 +1,7 @@
 """describe: every run of a preset as CSV `run,dataset,model,params,stochastic_depth,kind,model_name`
 (models built on the meta device, nothing trained): HVAE runs (kind hvae), and each part of each wavelet
-model (kind wavelet, run `<model>-<part>`, model = its network; a GAN part counts the generator only).
+model (kind wavelet, run `<model>-<part>`, model = its network; a GAN part counts the generator only; a
+part shared with another model counts in both).
 `mrgen describe --preset P` prints it; the DAG stage describe@P writes results/<dag preset>/describe/P.csv."""
 import csv
 import io
@@ -10,7 +11,6 @@ import torch
 from mrgen.config.spec import Spec
 from mrgen.models.hvae import VAE, HVAEConfig, count_params
 from mrgen.models.wavelet import methods
-from mrgen.registry import wavelet_parts
 
 FIELDS = ("run", "dataset", "model", "params", "stochastic_depth", "kind", "model_name")
 
@@ -23,12 +23,12 @@ def describe(spec: Spec) -> str:
         for r, run in spec.p["runs"].items():
             m = VAE(HVAEConfig.from_dict(spec.model_config(r)))
             w.writerow([r, run["dataset"], run["model"], count_params(m), m.stochastic_depth, "hvae", r])
-        for name, (model, part) in wavelet_parts(spec).items():
-            wm = spec.p["wavelet_models"][model]
+        for model, wm in spec.p["wavelet_models"].items():
             ds = spec.p["datasets"][wm["dataset"]]
-            net = wm["parts"][part]["net"]
-            cfg = methods.net_config(part, spec.p["wavelet_nets"][net], ds["image_size"], ds["channels"], wm["levels"])
-            w.writerow([name, wm["dataset"], net, count_params(methods.build(cfg)), "", "wavelet", model])
+            for part in wm["parts"]:                # a shared part counts in every model that uses it
+                net = spec.wavelet_part(model, part)[1]["net"]
+                cfg = methods.net_config(part, spec.p["wavelet_nets"][net], ds["image_size"], ds["channels"], wm["levels"])
+                w.writerow([f"{model}-{part}", wm["dataset"], net, count_params(methods.build(cfg)), "", "wavelet", model])
     return buf.getvalue()
 
 

@@ -30,7 +30,8 @@ def body(ctx):
     wm, w = spec.p["wavelet_models"][m], spec.p["wavelet"]
     ds = spec.p["datasets"][wm["dataset"]]
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    nets = {part: load_part(ROOT / spec.paths.model_dir(f"{m}-{part}") / "ema.pt").to(device) for part in wm["parts"]}
+    nets = {part: load_part(ROOT / spec.paths.model_dir(f"{spec.wavelet_part(m, part)[0]}-{part}") / "ema.pt").to(device)
+            for part in wm["parts"]}
     std = None if wm["method"] == "sgm" else methods.Standardiser(
         json.loads((ROOT / spec.paths.wstats_file(wm["dataset"])).read_text()))
     gen = torch.Generator(device=device).manual_seed(w["seed"])

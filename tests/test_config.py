@@ -152,12 +152,41 @@ def test_wavelet_models_need_their_methods_parts_and_network_kinds():
         spec_with(lambda r: tiny(r)["assets"].update(photos=tiny(r)["assets"]["inception"]))
 
 
+def test_a_shared_part_is_trained_once_by_its_owner():
+    for preset, (wsgm, wmgm) in {"tiny": ("wsgm-photos", "wmgm-photos"), "paper": ("wsgm-celebahq", "wmgm-celebahq")}.items():
+        spec = load(preset=preset)
+        assert f"{wsgm}-ll" in wavelet_parts(spec) and f"{wmgm}-ll" not in wavelet_parts(spec)
+        assert spec.wavelet_part(wmgm, "ll") == (wsgm, spec.p["wavelet_models"][wsgm]["parts"]["ll"])
+        assert not any(st.name == f"{wmgm}-ll" for st in stages(spec))
+
+
+@pytest.mark.parametrize("part, expected", [
+    ({"shared": "ghost"}, r"wmgm-photos\.parts\.ll\.shared: names wavelet model 'ghost'"),
+    ({"shared": "sgm-photos"}, r"ll\.shared: wavelet model 'sgm-photos' must train a part 'll' itself, found none"),
+    ({"shared": "wsgm-photos", "net": "score_tiny"}, r"wmgm-photos\.parts\.ll: .*either net and training, or shared"),
+    ({"net": "score_tiny"}, r"wmgm-photos\.parts\.ll: .*either net and training, or shared"),
+])
+def test_shared_parts_are_checked(part, expected):
+    with pytest.raises(SpecError, match=expected):
+        spec_with(lambda r: tiny(r)["wavelet_models"]["wmgm-photos"]["parts"].update(ll=part))
+
+
+def test_a_shared_part_needs_the_same_dataset_and_levels():
+    def edit(r):
+        tiny(r)["wavelet_models"]["wsgm-photos"]["parts"]["ll"] = {"shared": "wmgm-photos"}
+        tiny(r)["wavelet_models"]["wmgm-photos"]["parts"]["ll"] = {"net": "score_tiny", "training": "tiny_score"}
+        tiny(r)["wavelet_models"]["wmgm-photos"]["levels"] = 1
+        tiny(r)["wavelet_models"]["wmgm-photos"]["parts"]["gan"] = {"net": "gan_tiny", "training": "tiny_gan"}
+    with pytest.raises(SpecError, match=r"wsgm-photos\.parts\.ll\.shared: 'wmgm-photos' has levels 1, 'wsgm-photos' 2"):
+        spec_with(edit)
+
+
 def test_wavelet_stage_instances_and_paths():
     spec = load(preset="tiny")
     assert wavelet_parts(spec)["wsgm-photos-hf1"] == ("wsgm-photos", "hf1")
     assert wavelet_settings(spec)["wmgm-photos-n16"] == ("wmgm-photos", 16)
     st = stage(spec, "wsample", "wmgm-photos-n4")
-    assert {"models/tiny/wmgm-photos-ll/ema.pt", "models/tiny/wmgm-photos-gan/ema.pt",
+    assert {"models/tiny/wsgm-photos-ll/ema.pt", "models/tiny/wmgm-photos-gan/ema.pt",      # WSGM's LL, shared
             "results/tiny/analysis/wavelet/photos.json"} <= set(st.deps)
     assert st.outs[0].path == "results/tiny/samples/wmgm-photos-n4" and st.record.endswith("sample.provenance.json")
     fid = stage(spec, "fid", "sgm-photos-n4")
@@ -208,4 +237,6 @@ def test_describe_prints_every_run():
     # inherited models count exactly as their full strings did (Table 2 = VDVAE* + normalisation)
     assert "t2-mnist-norm,mnist,norm_mnist,339161,43,hvae,t2-mnist-norm" in lines
     spec = load(preset="paper")
-    assert len(lines) == 1 + len(spec.p["runs"]) + len(wavelet_parts(spec))
+    assert "wmgm-celebahq-ll,celebahq128,ll_32,52542979,,wavelet,wmgm-celebahq" in lines       # WSGM's LL, shared
+    parts = sum(len(wm["parts"]) for wm in spec.p["wavelet_models"].values())
+    assert len(lines) == 1 + len(spec.p["runs"]) + parts and parts > len(wavelet_parts(spec))

@@ -196,6 +196,25 @@ def test_frechet_distance_equals_the_gaussian_closed_form():
     assert fidm.frechet(mu1, s, mu1, s) == pytest.approx(0.0, abs=1e-6)
 
 
+@pytest.mark.parametrize("n", [48, 600])
+def test_frechet_equals_clean_fids_sqrtm_and_the_low_rank_form(n):
+    """Few samples in many dimensions (tiny: 48 in 2048) make S1 singular; the eigen form agrees with
+    clean-fid's sqrtm there too (to 1e-7), and with tr (A S2 A^T)^(1/2), A the n x d centred features / sqrt(n-1)."""
+    from cleanfid import fid as cf
+    rng = np.random.default_rng(0)
+    d = 512
+    x = rng.standard_normal((n, d)) @ (0.05 * rng.standard_normal((d, d)))
+    y = rng.standard_normal((300, d)) @ (0.05 * rng.standard_normal((d, d))) + 0.1
+    (mu1, s1), (mu2, s2) = fidm.statistics(x), fidm.statistics(y)
+    ours = fidm.frechet(mu1, s1, mu2, s2)
+    assert ours == pytest.approx(cf.frechet_distance(mu1, s1, mu2, s2), rel=1e-7)
+    a = (x - mu1) / np.sqrt(n - 1)
+    if n < d:
+        low = np.sqrt(np.clip(np.linalg.eigvalsh(a @ s2 @ a.T), 0, None)).sum()
+        diff = mu1 - mu2
+        assert ours == pytest.approx(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * low, rel=1e-7)
+
+
 def test_our_fid_path_equals_clean_fid_compute_fid_on_the_same_folders(tmp_path):
     from cleanfid import fid as cf
     rng = np.random.RandomState(0)

@@ -105,8 +105,10 @@ def experiment_variants(spec: Spec, exp: str) -> list[str]:
 
 
 def wavelet_parts(spec: Spec) -> dict[str, tuple[str, str]]:
-    """Training instances of the wavelet paper: '<model>-<part>' -> (model, part)."""
-    return {f"{m}-{part}": (m, part) for m, wm in spec.p["wavelet_models"].items() for part in wm["parts"]}
+    """Training instances of the wavelet paper: '<model>-<part>' -> (model, part); a part another model
+    shares (`shared:`) is trained once, by its owner."""
+    return {f"{m}-{part}": (m, part) for m, wm in spec.p["wavelet_models"].items()
+            for part, pd in wm["parts"].items() if pd["shared"] is None}
 
 
 def wavelet_settings(spec: Spec) -> dict[str, tuple[str, int]]:
@@ -203,7 +205,7 @@ def _wsample_deps(spec: Spec, name: str) -> list[str]:
     """Every part's EMA weights; the wavelet methods also the standardisation they sample in."""
     model = wavelet_settings(spec)[name][0]
     wm = spec.p["wavelet_models"][model]
-    deps = [f"{spec.paths.model_dir(f'{model}-{part}')}/ema.pt" for part in wm["parts"]]
+    deps = [f"{spec.paths.model_dir(f'{spec.wavelet_part(model, part)[0]}-{part}')}/ema.pt" for part in wm["parts"]]
     return deps + ([] if wm["method"] == "sgm" else [spec.paths.wstats_file(wm["dataset"])])
 
 
@@ -218,7 +220,7 @@ def _describe_params(spec: Spec, p: str) -> list[str]:
              for f in ("image_size", "channels", "likelihood", "pad")]
     keys += [f"presets.{p}.wavelet_models.{m}.{f}" for m in pre["wavelet_models"] for f in ("dataset", "levels", "parts")]
     keys += [f"presets.{p}.wavelet_nets.{n}" for n in sorted({pd["net"] for wm in pre["wavelet_models"].values()
-                                                              for pd in wm["parts"].values()})]
+                                                              for pd in wm["parts"].values() if pd.get("net")})]
     return list(dict.fromkeys(keys))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from mrgen.models.layers import parse_layers
 
@@ -174,8 +174,18 @@ class WaveletTraining(Strict):
 
 
 class WaveletPart(Strict):
-    net: Name
-    training: Name
+    """A network the model trains (`net` and `training`), or `shared: <model>`: that model's part of the
+    same name, trained once and used by both (they must agree on dataset and levels)."""
+    net: Name | None = None
+    training: Name | None = None
+    shared: Name | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self):
+        if (self.shared is None) != (self.net is not None and self.training is not None) or (
+                self.shared is not None and (self.net, self.training) != (None, None)):
+            raise ValueError("expected either net and training, or shared (the wavelet model whose part to use)")
+        return self
 
 
 class WaveletModel(Strict):

