@@ -5,6 +5,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,89 @@ def copy_repo(dst: Path, with_results: bool = False) -> Path:
 @pytest.fixture
 def repo(tmp_path):
     return copy_repo(tmp_path / "repo")
+
+
+# ---------------------------------------------------------------- the tiny DAG, built once per engine
+SMK = "snakemake --profile workflow/profiles/local"
+BUILDS = {   # fixture -> the command that runs the whole tiny DAG from an empty copy (one core each: both at once)
+    "smk_built": f"{SMK} --cores 1",
+    "dvc_built": "dvc repro -q",
+}
+BUILD_TIMEOUT = 60 * 60
+
+
+class Build:
+    """One engine running the whole tiny DAG in its own copy of the repository, in the background from
+    the moment the session knows a test needs it: the two engines and the unit tests share the cores."""
+
+    def __init__(self, root: Path, cmd: str):
+        self.repo = copy_repo(root)
+        sh("dvc init -q -f", self.repo)
+        self.log = root / "build.log"
+        self.cmd = cmd
+        self.started = time.time()
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen(cmd, shell=True, cwd=self.repo, env=env(self.repo), stdout=log,
+                                         stderr=subprocess.STDOUT)
+
+    def wait(self) -> Path:
+        try:
+            rc = self.proc.wait(timeout=max(1, BUILD_TIMEOUT - (time.time() - self.started)))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError(f"{self.cmd}: still running after {BUILD_TIMEOUT} s; see {self.log}") from None
+        if rc != 0:
+            raise AssertionError(f"{self.cmd} failed ({rc}):\n{self.log.read_text()[-4000:]}")
+        return self.repo
+
+
+def pytest_collection_finish(session):
+    """Start each engine's build as soon as the selected tests are known to need it."""
+    wanted = {f for item in session.items for f in getattr(item, "fixturenames", ()) if f in BUILDS}
+    if wanted:
+        base = Path(tempfile.mkdtemp(prefix="mrgen-builds-"))
+        session.config.mrgen_builds = {f: Build(base / f, BUILDS[f]) for f in sorted(wanted)}
+
+
+def pytest_sessionfinish(session):
+    builds = getattr(session.config, "mrgen_builds", {})
+    for b in builds.values():
+        if b.proc.poll() is None:
+            b.proc.kill()
+            b.proc.wait()
+    if builds:
+        shutil.rmtree(next(iter(builds.values())).repo.parents[1], ignore_errors=True)
+
+
+def _build(request, name: str) -> Path:
+    return request.config.mrgen_builds[name].wait()
+
+
+def commit(repo: Path) -> None:
+    """Record a Snakemake run in dvc.lock, then re-stamp: `dvc commit` copies cached outputs back into the
+    workspace with new mtimes, and Snakemake only keeps checksums of small files (README, Everyday use)."""
+    sh("dvc commit -f -q dvc.yaml", repo)
+    sh(f"{SMK} --touch", repo)
+
+
+@pytest.fixture(scope="session")
+def smk_built(request):
+    """The tiny DAG built by Snakemake and recorded by `dvc commit` (read it; copy it to change it)."""
+    repo = _build(request, "smk_built")
+    commit(repo)
+    return repo
+
+
+@pytest.fixture(scope="session")
+def dvc_built(request):
+    """The tiny DAG built by `dvc repro` from an empty copy."""
+    return _build(request, "dvc_built")
+
+
+@pytest.fixture
+def smk_copy(smk_built, tmp_path):
+    """A private copy of the Snakemake-built repository (outputs, DVC cache and Snakemake's metadata, with
+    their mtimes) for a test that edits it."""
+    dst = tmp_path / "repo"
+    shutil.copytree(smk_built, dst, symlinks=True)
+    return dst

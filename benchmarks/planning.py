@@ -1,0 +1,122 @@
+"""No-op planning: `dvc status` and `snakemake -n` on a preset's whole DAG with nothing to do, this
+checkout against another commit, side by side in one run (A B A B, median of each and their ratio).
+
+    python benchmarks/planning.py [--against REV] [--presets tiny,paper] [--runs 3]
+
+Each tree (this checkout's tracked and untracked files; REV's files from `git archive`) is copied to a
+temporary folder, where every output of the preset's DAG is written as a small placeholder by that tree's
+own registry (nothing is trained), recorded with `dvc commit -f` and stamped with `snakemake --touch`.
+Both engines then have nothing to do, and what is timed is their planning alone: reading dvc.yaml,
+dvc.lock and params, checking every stage; building Snakemake's DAG. Prints one line per preset and
+command. Goal (issue 14): under 5 s each on this 2-core machine.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKE = """
+import sys
+from pathlib import Path
+from mrgen.config.spec import load
+from mrgen.registry import stages
+for st in stages(load(preset=sys.argv[1])):
+    for o in st.outs:
+        p = Path(o.path)
+        if o.directory:
+            p.mkdir(parents=True, exist_ok=True)
+            (p / "placeholder").write_text(st.id)
+        else:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(st.id)
+"""
+
+
+def sh(cmd: list[str] | str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DVC_NO_ANALYTICS="1", PYTHONPATH=f"{cwd / 'src'}{os.pathsep}{cwd}")
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
+    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, shell=isinstance(cmd, str))
+    if check and r.returncode:
+        sys.exit(f"{cmd} in {cwd} failed ({r.returncode}): {(r.stderr or r.stdout)[-2000:]}")
+    return r
+
+
+def tree(dst: Path, rev: str | None) -> Path:
+    dst.mkdir(parents=True)
+    if rev is None:
+        files = sh(["git", "ls-files", "-co", "--exclude-standard"], ROOT).stdout.split()
+        skip = ("results/", "models/", "data/", "dvc.lock", "pipelines/paper/dvc.lock", "logs/", "work/")
+        listing = "\n".join(f for f in files if not f.startswith(skip) and (ROOT / f).is_file())
+        subprocess.run(["tar", "-cf", "-", "-T", "-"], cwd=ROOT, input=listing.encode(), check=True,
+                       stdout=open(dst / "t.tar", "wb"))
+        subprocess.run(["tar", "-xf", "t.tar"], cwd=dst, check=True)
+        (dst / "t.tar").unlink()
+    else:
+        archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-xf", "-"], cwd=dst, input=archive, check=True)
+        for p in ("results", "models", "data", "dvc.lock", "pipelines/paper/dvc.lock"):
+            sh(["rm", "-rf", p], dst)
+    sh("git init -q && git add -A && git -c user.email=b@b -c user.name=b commit -qm tree && dvc init -q -f", dst)
+    return dst
+
+
+def dvc_file(repo: Path, preset: str) -> str:
+    return "dvc.yaml" if f"preset: {preset}" in (repo / "params.yaml").read_text() else f"pipelines/{preset}/dvc.yaml"
+
+
+def built(repo: Path, preset: str) -> dict[str, str]:
+    """Fake every output, record them, stamp them; return the two planning commands."""
+    sh([sys.executable, "-c", FAKE, preset], repo)
+    sh(["dvc", "commit", "-f", "-q", dvc_file(repo, preset)], repo)
+    smk = f"snakemake --profile workflow/profiles/local --config preset={preset}"
+    sh(f"{smk} --touch", repo)
+    cmds = {"dvc status": f"dvc status {dvc_file(repo, preset)}", "snakemake -n": f"{smk} -n"}
+    for name, cmd in cmds.items():
+        out = sh(cmd, repo).stdout
+        if "up to date" not in out and "Nothing to be done" not in out:
+            sys.exit(f"{repo}: `{cmd}` has work to do after the fake build:\n{out[-2000:]}")
+    return cmds
+
+
+def timed(cmd: str, repo: Path) -> float:
+    t0 = time.perf_counter()
+    sh(cmd, repo)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--against", help="a git revision to compare with (default: none, this checkout alone)")
+    ap.add_argument("--presets", default="tiny,paper")
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    base = Path(tempfile.mkdtemp(prefix="mrgen-planning-"))
+    trees = {"this checkout": tree(base / "this", None)}
+    if args.against:
+        trees[args.against] = tree(base / "against", args.against)
+    print(f"{'preset':7s} {'command':13s} " + " ".join(f"{name[:14]:>14s}" for name in trees)
+          + ("   ratio (this / against)" if args.against else ""))
+    for preset in args.presets.split(","):
+        cmds = {name: built(repo, preset) for name, repo in trees.items()}
+        for what in ("dvc status", "snakemake -n"):
+            times: dict[str, list[float]] = {name: [] for name in trees}
+            for _ in range(args.runs):                      # A B A B: drift hits both alike
+                for name, repo in trees.items():
+                    times[name].append(timed(cmds[name][what], repo))
+            med = {name: statistics.median(t) for name, t in times.items()}
+            line = f"{preset:7s} {what:13s} " + " ".join(f"{med[n]:12.2f} s" for n in trees)
+            if args.against:
+                line += f"   {med['this checkout'] / med[args.against]:.3f}"
+            print(line, flush=True)
+    subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+if __name__ == "__main__":
+    main()
