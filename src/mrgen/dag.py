@@ -74,8 +74,9 @@ class SnakemakeDAG:
         self.instances = {(st.kind, st.name): st for st in stages(spec)}
 
     def kinds(self) -> list[Kind]:
-        """Kinds with at least one instance in this preset."""
-        return [k for k in KINDS.values() if any(kind == k.name for kind, _ in self.instances)]
+        """Kinds with at least one instance in this preset (the params mirror is not a rule: see
+        `refresh_params_mirror`)."""
+        return [k for k in KINDS.values() if k.name != "params" and any(kind == k.name for kind, _ in self.instances)]
 
     def names(self, kind: str) -> str:
         """Wildcard constraint: exactly this preset's instances of the kind."""
@@ -91,14 +92,8 @@ class SnakemakeDAG:
     """Every rule's command, the same words dvc.yaml runs. Snakemake evaluates `shell:` when a job runs
     (after the rule loop has ended), so the kind and preset come from the rule's params."""
 
-    def inputs(self, kind: str, ancient):
-        """The stage's deps, and the params mirror where DVC reads its params keys. The Snakefile passes
-        Snakemake's ancient(): the mirror is made before the stage runs, yet its rewrite reruns nothing
-        (Snakemake sees a params change through the rule's `spec` param)."""
-        def f(wc):
-            st = self.instances[(kind, wc.name)]
-            return st.deps + ([ancient(st.params_file)] if st.params_file else [])
-        return f
+    def inputs(self, kind: str):
+        return lambda wc: self.instances[(kind, wc.name)].deps
 
     def params_json(self, kind: str):
         """The stage's resolved params as one string, so Snakemake's params trigger sees any change."""
@@ -114,4 +109,26 @@ class SnakemakeDAG:
         return lambda wc: self.instances[(kind, wc.name)].resources.cpus
 
     def targets(self) -> list[str]:
-        return [o.path for st in self.instances.values() for o in st.outs]
+        return [o.path for st in self.instances.values() if st.kind != "params" for o in st.outs]
+
+
+# ---------------------------------------------------------------- the params mirror DVC reads
+def params_mirror_text(spec: Spec) -> str:
+    """params.yaml as JSON: the keys and values the stages read (the strict loader's)."""
+    return json.dumps(spec.written, indent=1, ensure_ascii=False) + "\n"
+
+
+def refresh_params_mirror(spec: Spec, root: Path = ROOT) -> bool:
+    """Rewrite the preset's params mirror if it differs from params.yaml (True if it did).
+
+    The Snakefile calls this before planning, so a Snakemake run never leaves a mirror older than
+    params.yaml behind it, and `dvc commit` after it records the params the stages read. Snakemake itself
+    tracks params through each rule's `spec` param; a rule that consumed the mirror would rerun everything
+    on any params edit (or, marked ancient, hide its consumers' own triggers on the run that rewrites it).
+    Under DVC the params stage writes the mirror (dep params.yaml), so `dvc repro` refreshes it first."""
+    from mrgen.io import write_text
+    path, text = root / spec.paths.params_mirror(), params_mirror_text(spec)
+    if path.is_file() and path.read_text() == text:
+        return False
+    write_text(path, text)
+    return True

@@ -1,13 +1,16 @@
 # Every stage kind of the registry as one rule, in one loop: instances, inputs, output and log patterns,
 # params, resources and the command all come from mrgen.registry, the same declaration dvc.yaml is
 # generated from (tests/test_dag.py checks both engines see one PIPELINE).
-from mrgen.dag import SnakemakeDAG
+from mrgen.dag import SnakemakeDAG, refresh_params_mirror
 
 try:
     PIPELINE = SnakemakeDAG(SPEC)             # SPEC: the validated params of the Snakefile
 except SpecError as e:
     sys.stderr.write(f"error: {e}\n")
     sys.exit(2)
+# DVC reads every stage's params from pipelines/<preset>/params.json (its params stage writes it from
+# params.yaml); bring it up to date before planning, so `dvc commit` after this run records what ran.
+refresh_params_mirror(SPEC)
 
 # Directive values are evaluated here, per kind; `shell:` is evaluated when a job runs, so it reads the
 # kind and preset from params.
@@ -15,7 +18,7 @@ for _kind in PIPELINE.kinds():
 
     rule:
         name: _kind.name
-        input: PIPELINE.inputs(_kind.name, ancient)
+        input: PIPELINE.inputs(_kind.name)
         output: [directory(p) if d else p for p, d in PIPELINE.outputs(_kind.name)]
         log: PIPELINE.log(_kind.name)
         params:
