@@ -78,7 +78,7 @@ def built(repo: Path, preset: str) -> dict[str, str]:
     smk = f"snakemake --profile workflow/profiles/local --config preset={preset}"
     sh(f"{smk} --touch", repo)
     cmds = {"dvc status": f"dvc status {dvc_file(repo, preset)}", "snakemake -n": f"{smk} -n"}
-    for name, cmd in cmds.items():
+    for cmd in cmds.values():
         out = sh(cmd, repo).stdout
         if "up to date" not in out and "Nothing to be done" not in out:
             sys.exit(f"{repo}: `{cmd}` has work to do after the fake build:\n{out[-2000:]}")

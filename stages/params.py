@@ -1,10 +1,13 @@
-"""params: params.yaml as JSON -> pipelines/<preset>/params.json, the file this preset's DVC stages read
-their `params` keys from: the keys and values the stages read (the strict loader's), so `dvc params diff`
-and dvc.lock show what params.yaml says, and DVC parses one JSON file in milliseconds instead of the YAML
-once per stage (README, "Where the time goes"). Under Snakemake the Snakefile refreshes it before
-planning (mrgen.dag.refresh_params_mirror); this stage is DVC's way to the same file."""
-from mrgen.dag import params_mirror_text
+"""params: params.yaml -> pipelines/<preset>/params/<kind>-<name>.json, one small JSON file per stage
+holding exactly the keys it tracks, where DVC reads them: the same dotted keys and the values the stages
+read (the strict loader's), so `dvc params diff` and dvc.lock show what params.yaml says, while DVC parses
+and searches a tiny JSON file per stage instead of the whole YAML (README, "Where the time goes"). Under
+Snakemake the Snakefile refreshes them before planning (mrgen.dag.refresh_params_files)."""
+from mrgen.dag import params_files
 
 
 def body(ctx):
-    ctx.out(ctx.stage.outs[0].path).write_text(params_mirror_text(ctx.spec))
+    folder = ctx.out(ctx.stage.outs[0].path)
+    folder.mkdir(parents=True)
+    for path, text in params_files(ctx.spec).items():
+        (folder / path.rsplit("/", 1)[1]).write_text(text)

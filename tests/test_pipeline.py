@@ -19,6 +19,12 @@ from mrgen.registry import KINDS, stages
 pytestmark = pytest.mark.slow
 
 
+def _dotted(tree, key):
+    for part in key.split("."):
+        tree = tree[part]
+    return tree
+
+
 def to_run(repo):
     """Snakemake's dry run: the set of rules it would execute."""
     out = sh(f"{SMK} -n", repo).stdout
@@ -44,8 +50,11 @@ def test_snakemake_run_then_dvc_commit_is_clean(smk_built):
     assert len(list((smk_built / "results/tiny/samples/wmgm-photos-n4").glob("*.png"))) == 48
     rec = json.loads((smk_built / "models/tiny/digits-x1/provenance.json").read_text())
     assert rec["git"]["commit"] and rec["inputs"]["data/tiny/prepared/digits"] and rec["environment"]["lock_sha256"]
-    mirror = json.loads((smk_built / "pipelines/tiny/params.json").read_text())
-    assert mirror == load(smk_built / "params.yaml").written          # what DVC read is what the stages read
+    spec = load(smk_built / "params.yaml")                   # what DVC read is what the stages read
+    for st in stages(spec):
+        if st.params:
+            mine = json.loads((smk_built / st.params_file).read_text())
+            assert {k: _dotted(mine, k) for k in st.params} == {k: _dotted(spec.written, k) for k in st.params}
 
 
 def test_dvc_repro_then_snakemake_has_nothing_to_do(dvc_built):
@@ -84,8 +93,9 @@ def test_only_the_figure_reruns_after_a_figure_code_or_param_change(smk_copy):
     params = repo / "params.yaml"
     params.write_text(params.read_text().replace("figure: {width: 6.4, height: 3.8, dpi: 150}",
                                                  "figure: {width: 6.4, height: 3.8, dpi: 120}"))
-    assert to_run(repo) == {"params", "figure"}            # the params mirror, then the one figure
-    assert dvc_changed(repo) == {"params-tiny"}            # DVC: params.yaml changed; repro refreshes the mirror first
+    assert dvc_changed(repo) == {"params-tiny"}            # DVC: params.yaml changed; repro refreshes the files first
+    assert to_run(repo) == {"figure"}                      # Snakemake refreshed them while planning ...
+    assert dvc_changed(repo) == {"params-tiny", "figure-f4"}       # ... so DVC now sees which stage reads the key
     sh(SMK, repo)
     commit(repo)
     assert to_run(repo) == set() and dvc_changed(repo) == set()

@@ -2,6 +2,7 @@
 `foreach` over raw params) and the pieces the Snakefile's one-rule-per-kind loop needs."""
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -74,8 +75,8 @@ class SnakemakeDAG:
         self.instances = {(st.kind, st.name): st for st in stages(spec)}
 
     def kinds(self) -> list[Kind]:
-        """Kinds with at least one instance in this preset (the params mirror is not a rule: see
-        `refresh_params_mirror`)."""
+        """Kinds with at least one instance in this preset (the params files are not a rule: see
+        `refresh_params_files`)."""
         return [k for k in KINDS.values() if k.name != "params" and any(kind == k.name for kind, _ in self.instances)]
 
     def names(self, kind: str) -> str:
@@ -112,23 +113,49 @@ class SnakemakeDAG:
         return [o.path for st in self.instances.values() if st.kind != "params" for o in st.outs]
 
 
-# ---------------------------------------------------------------- the params mirror DVC reads
-def params_mirror_text(spec: Spec) -> str:
-    """params.yaml as JSON: the keys and values the stages read (the strict loader's)."""
-    return json.dumps(spec.written, indent=1, ensure_ascii=False) + "\n"
+# ---------------------------------------------------------------- the params files DVC reads
+def _written(spec: Spec, key: str):
+    node = spec.written
+    for part in key.split("."):
+        node = node[part]
+    return node
 
 
-def refresh_params_mirror(spec: Spec, root: Path = ROOT) -> bool:
-    """Rewrite the preset's params mirror if it differs from params.yaml (True if it did).
+def params_files(spec: Spec) -> dict[str, str]:
+    """Per stage with params: its file (relative path) -> JSON holding exactly its keys, at their dotted
+    places and with params.yaml's values as the stages read them (the strict loader's)."""
+    out = {}
+    for st in stages(spec):
+        if not st.params:
+            continue
+        tree: dict = {}
+        for key in st.params:
+            *parents, leaf = key.split(".")
+            node = tree
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = copy.deepcopy(_written(spec, key))
+        out[st.params_file] = json.dumps(tree, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    return out
 
-    The Snakefile calls this before planning, so a Snakemake run never leaves a mirror older than
-    params.yaml behind it, and `dvc commit` after it records the params the stages read. Snakemake itself
-    tracks params through each rule's `spec` param; a rule that consumed the mirror would rerun everything
-    on any params edit (or, marked ancient, hide its consumers' own triggers on the run that rewrites it).
-    Under DVC the params stage writes the mirror (dep params.yaml), so `dvc repro` refreshes it first."""
+
+def refresh_params_files(spec: Spec, root: Path = ROOT) -> list[str]:
+    """Bring the preset's params files up to date with params.yaml: rewrite those that differ, remove
+    those of stages that no longer exist; return what changed.
+
+    The Snakefile calls this before planning, so a Snakemake run never leaves files older than
+    params.yaml behind it, and `dvc commit` after it records the params that ran. Snakemake itself
+    tracks params through each rule's `spec` param; a rule that consumed these files would rerun on any
+    params edit, and an `ancient()` input hides its consumers' own triggers (code, params) on the run that
+    rewrites it. Under DVC the params stage writes them (dep params.yaml), so `dvc repro` refreshes them
+    before it decides what else to rerun."""
     from mrgen.io import write_text
-    path, text = root / spec.paths.params_mirror(), params_mirror_text(spec)
-    if path.is_file() and path.read_text() == text:
-        return False
-    write_text(path, text)
-    return True
+    want = params_files(spec)
+    folder = root / spec.paths.params_dir()
+    changed = [f for f, text in want.items() if not (root / f).is_file() or (root / f).read_text() != text]
+    for f in changed:
+        write_text(root / f, want[f])
+    stale = [p for p in folder.glob("*.json") if p.relative_to(root).as_posix() not in want] if folder.is_dir() else []
+    for p in stale:
+        p.unlink()
+    return changed + [p.relative_to(root).as_posix() for p in stale]

@@ -78,10 +78,14 @@ class Paths:
     def figure(self, experiment: str, ext: str) -> str:
         return self.results("figures", f"{experiment}.{ext}")
 
-    def params_mirror(self, preset: str | None = None) -> str:
-        """params.yaml as JSON, the file this preset's DVC stages track their params keys in (the params
-        stage writes it; DVC parses JSON in a millisecond, params.yaml's round-trip YAML in about 0.2 s)."""
-        return f"pipelines/{preset or self.preset}/params.json"
+    def params_dir(self, preset: str | None = None) -> str:
+        """Where DVC reads stage params: one small JSON file per stage with exactly the params.yaml keys it
+        tracks (written by the params stage and by the Snakefile; DVC parses and searches a params file
+        per stage, so a small JSON file costs a millisecond where params.yaml cost 0.2 s)."""
+        return f"pipelines/{preset or self.preset}/params"
+
+    def params_file(self, kind: str, name: str) -> str:
+        return f"{self.params_dir()}/{kind}-{name}.json"
 
     def log(self, kind: str, name: str) -> str:
         return f"logs/{self.preset}/{kind}/{name}.log"

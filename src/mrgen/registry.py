@@ -9,6 +9,8 @@ its recipe's `gpus`. Building the DAG imports neither torch nor the models.
 """
 from __future__ import annotations
 
+import ast
+import functools
 import glob
 import shlex
 from collections.abc import Callable, Iterable
@@ -43,7 +45,7 @@ class Stage:
     params: list[str] = field(default_factory=list)
     resources: Resources = field(default_factory=Resources)
     log: str = ""
-    params_file: str = ""               # where DVC reads `params` keys (the preset's params.json mirror)
+    params_file: str = ""               # where DVC reads its `params` keys (pipelines/<p>/params/<kind>-<name>.json)
 
     @property
     def id(self) -> str:
@@ -58,13 +60,13 @@ class Stage:
 class Kind:
     """A stage kind's declaration."""
     name: str
-    code: tuple[str, ...]                                   # globs of the code its numbers depend on
     instances: Callable[[Spec], Iterable[str]]              # instance names, in DAG order
     deps: Callable[[Spec, str], list[str]]                  # data inputs (code added from `code`)
     outs: Callable[[Paths, str], list[Out]]                 # pure in the name; the record last
     params: Callable[[Spec, str], list[str]]                # dotted params.yaml keys it reads
     local: bool = False                                     # cheap: runs where the engine runs, never as a job
     gpus: Callable[[Spec, str], int] | None = None          # per-instance GPUs (train), else resources'
+    code: tuple[str, ...] = ()                              # globs added to (with "!": removed from) its imports
 
 
 def command(kind: str, preset: str, name: str) -> str:
@@ -72,10 +74,61 @@ def command(kind: str, preset: str, name: str) -> str:
     return shlex.join(["mrgen", kind, "--preset", preset, name])
 
 
-def code(*patterns: str) -> list[str]:
-    """The source files a stage's numbers depend on (files, so mtime-based engines see edits); a pattern
-    starting with "!" removes files (e.g. plotting helpers a table stage imports but computes nothing with)."""
-    files: set[str] = set()
+# Modules whose edits change no stage's numbers (they load params, run the contract, write records):
+# never a code dependency, so editing them reruns nothing; records carry the git commit.
+INFRASTRUCTURE = ("mrgen.config", "mrgen.registry", "mrgen.stage", "mrgen.provenance", "mrgen.io", "mrgen.paths",
+                  "mrgen.errors", "mrgen.dag", "mrgen.cli", "mrgen.times", "mrgen.__main__")
+
+
+def _module_file(module: str) -> Path | None:
+    p = ROOT / "src" / Path(*module.split("."))
+    for f in (p / "__init__.py", p.with_suffix(".py")):
+        if f.is_file():
+            return f
+    return None
+
+
+def _imported(path: Path, package: str) -> set[str]:
+    """Every mrgen module an `import` statement in `path` names (in functions too), with their packages."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            names = [base] + [f"{base}.{a.name}" for a in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            found |= {".".join(parts[:i]) for i in range(2, len(parts) + 1)} if parts[0] == "mrgen" else set()
+    return found
+
+
+@functools.cache
+def imported_code(stage_file: str) -> frozenset[str]:
+    """The library files a stage CLI runs: the closure of its mrgen imports, less INFRASTRUCTURE."""
+    files, todo = {stage_file}, [(ROOT / stage_file, "stages")]
+    while todo:
+        path, package = todo.pop()
+        for module in _imported(path, package):
+            f = _module_file(module)
+            if f is None or any(module == i or module.startswith(i + ".") for i in INFRASTRUCTURE):
+                continue
+            rel = f.relative_to(ROOT).as_posix()
+            if rel not in files:
+                files.add(rel)
+                todo.append((f, module if f.name == "__init__.py" else module.rpartition(".")[0]))
+    return frozenset(files)
+
+
+def code(kind: str, *patterns: str) -> list[str]:
+    """The source files a stage's numbers depend on: what stages/<kind>.py imports (transitively), plus
+    files matching `patterns`, less those matching a pattern starting with "!" (e.g. plotting helpers a
+    table stage imports but computes nothing with). Files, so mtime-based engines see edits."""
+    files = set(imported_code(f"stages/{kind}.py"))
     for p in patterns:
         found = {Path(f).relative_to(ROOT).as_posix() for f in glob.glob(str(ROOT / p.lstrip("!")), recursive=True)}
         files = files - found if p.startswith("!") else files | found
@@ -247,105 +300,84 @@ def _fid_weights(spec: Spec) -> str:
 
 # ---------------------------------------------------------------- the stage kinds
 _KINDS = [
-    Kind("params", ("stages/params.py", "src/mrgen/config/*.py"),
+    Kind("params", code=("src/mrgen/config/*.py",),
          instances=lambda s: [s.preset],
          deps=lambda s, p: ["params.yaml"],
-         outs=lambda pa, p: [Out(pa.params_mirror(p), cache=False), _record(_beside(pa.params_mirror(p)))],
+         outs=lambda pa, p: [Out(pa.params_dir(p), cache=False, directory=True), _record(_beside(pa.params_dir(p)))],
          params=lambda s, p: [],
          local=True),
-    Kind("fetch", ("stages/fetch.py", "src/mrgen/data/fetch.py"),
-         instances=lambda s: [*s.p["datasets"], *s.p["assets"]],
+    Kind("fetch", instances=lambda s: [*s.p["datasets"], *s.p["assets"]],
          deps=lambda s, d: [],
          outs=lambda pa, d: [Out(pa.raw_dir(d), directory=True), _record(f"{pa.raw_dir(d)}.provenance.json")],
          params=lambda s, d: [s.key("datasets" if d in s.p["datasets"] else "assets", d, "raw")]),
-    Kind("prepare", ("stages/prepare.py", "src/mrgen/data/**/*.py"),
-         instances=lambda s: list(s.p["datasets"]),
+    Kind("prepare", instances=lambda s: list(s.p["datasets"]),
          deps=lambda s, d: [s.paths.raw_dir(d)],
          outs=lambda pa, d: [Out(pa.prepared(d), directory=True), _record(f"{pa.prepared(d)}.provenance.json")],
          params=lambda s, d: [s.key("datasets", d)]),
-    Kind("train", ("stages/train.py", "src/mrgen/models/hvae.py", "src/mrgen/models/layers.py",
-                   "src/mrgen/train/**/*.py", "src/mrgen/data/**/*.py", "src/mrgen/metrics/nll.py"),
-         instances=lambda s: list(s.p["runs"]),
+    Kind("train", instances=lambda s: list(s.p["runs"]),
          deps=lambda s, r: [s.paths.prepared(s.run(r)["dataset"])],
          outs=_model_outs,
          params=_run_params,
          gpus=lambda s, r: s.p["training"][s.run(r)["training"]]["gpus"]),
-    Kind("evaluate", ("stages/evaluate.py", "src/mrgen/models/hvae.py", "src/mrgen/models/layers.py",
-                      "src/mrgen/metrics/nll.py", "src/mrgen/data/**/*.py"),
-         instances=lambda s: list(s.p["runs"]),
+    Kind("evaluate", instances=lambda s: list(s.p["runs"]),
          deps=lambda s, r: [s.paths.prepared(s.run(r)["dataset"]), f"{s.paths.model_dir(r)}/ema.pt"],
          outs=lambda pa, r: [Out(f"{pa.metrics_dir(r)}/nll.json", cache=False, kind="metric"),
                              _record(f"{pa.metrics_dir(r)}/provenance.json")],
          params=lambda s, r: [s.key("runs", r)] + [s.key("evaluation", k) for k in
                                                    ("batch_size", "seed", "iw_samples", "iw_images")]),
-    Kind("states", ("stages/states.py", "src/mrgen/models/hvae.py", "src/mrgen/models/layers.py",
-                    "src/mrgen/metrics/states.py", "src/mrgen/data/**/*.py"),
-         instances=lambda s: _runs_of(s, ("f5",)),
+    Kind("states", instances=lambda s: _runs_of(s, ("f5",)),
          deps=lambda s, r: [s.paths.prepared(s.run(r)["dataset"]), f"{s.paths.model_dir(r)}/ema.pt"],
          outs=lambda pa, r: [Out(f"{pa.metrics_dir(r)}/states.json", cache=False),
                              _record(f"{pa.metrics_dir(r)}/states.provenance.json")],
          params=lambda s, r: [s.key("runs", r), s.key("evaluation", "states"), s.key("evaluation", "seed")]),
-    Kind("sample", ("stages/sample.py", "src/mrgen/models/hvae.py", "src/mrgen/models/layers.py"),
-         instances=lambda s: _runs_of(s, ("f6",)),
+    Kind("sample", instances=lambda s: _runs_of(s, ("f6",)),
          deps=lambda s, r: [f"{s.paths.model_dir(r)}/ema.pt"],
          outs=lambda pa, r: [Out(pa.samples_file(r), cache=False), _record(_beside(pa.samples_file(r)))],
          params=lambda s, r: [s.key("runs", r), s.key("evaluation", "samples"), s.key("evaluation", "seed")]),
-    Kind("wstats", ("stages/wstats.py", "src/mrgen/analysis/wavelet_stats.py", "src/mrgen/models/wavelet/haar.py",
-                    "src/mrgen/data/prepared.py"),
-         instances=wstats_datasets,
+    Kind("wstats", instances=wstats_datasets,
          deps=lambda s, d: [s.paths.prepared(d)],
          outs=lambda pa, d: [Out(pa.wstats_file(d), cache=False), _record(_beside(pa.wstats_file(d)))],
          params=lambda s, d: [s.key("wavelet", "analysis")] + [s.key("wavelet_models", m, "levels") for m, wm in
                                                                s.p["wavelet_models"].items()
                                                                if wm["dataset"] == d and wm["method"] != "sgm"]),
-    Kind("th2", ("stages/th2.py", "src/mrgen/analysis/theorem2.py", "src/mrgen/models/wavelet/haar.py",
-                 "src/mrgen/data/prepared.py"),
-         instances=_reports(("th2",)),
+    Kind("th2", instances=_reports(("th2",)),
          deps=lambda s, e: [s.paths.prepared(s.p["wavelet"]["th2"]["dataset"])],
          outs=lambda pa, e: [Out(pa.th2_file(e), cache=False), _record(_beside(pa.th2_file(e)))],
          params=lambda s, e: [s.key("wavelet", "th2")]),
-    Kind("wtrain", ("stages/wtrain.py", "src/mrgen/models/wavelet/*.py", "src/mrgen/train/**/*.py",
-                    "src/mrgen/data/**/*.py"),
-         instances=lambda s: list(wavelet_parts(s)),
+    Kind("wtrain", instances=lambda s: list(wavelet_parts(s)),
          deps=_wtrain_deps,
          outs=_model_outs,
          params=_wtrain_params),
-    Kind("wsample", ("stages/wsample.py", "src/mrgen/models/wavelet/*.py"),
-         instances=lambda s: list(wavelet_settings(s)),
+    Kind("wsample", instances=lambda s: list(wavelet_settings(s)),
          deps=_wsample_deps,
          outs=lambda pa, n: [Out(pa.samples_dir(n), directory=True),
                              Out(f"{pa.metrics_dir(n)}/timing.json", cache=False, kind="metric"),
                              _record(f"{pa.metrics_dir(n)}/sample.provenance.json")],
          params=lambda s, n: [s.key("wavelet_models", wavelet_settings(s)[n][0])]
          + [s.key("wavelet", k) for k in ("horizon", "schedule", "samples", "sample_batch", "seed")]),
-    Kind("fidref", ("stages/fidref.py", "src/mrgen/metrics/fid.py", "src/mrgen/data/prepared.py"),
-         instances=lambda s: sorted({s.p["wavelet_models"][m]["dataset"] for m, _ in wavelet_settings(s).values()}),
+    Kind("fidref", instances=lambda s: sorted({s.p["wavelet_models"][m]["dataset"] for m, _ in wavelet_settings(s).values()}),
          deps=lambda s, d: [s.paths.prepared(d), _fid_weights(s)],
          outs=lambda pa, d: [Out(pa.fidref_file(d)), _record(_beside(pa.fidref_file(d)))],
          params=lambda s, d: [s.key("wavelet", "fid")]),
-    Kind("fid", ("stages/fid.py", "src/mrgen/metrics/fid.py"),
-         instances=lambda s: list(wavelet_settings(s)),
+    Kind("fid", instances=lambda s: list(wavelet_settings(s)),
          deps=lambda s, n: [s.paths.samples_dir(n),
                             s.paths.fidref_file(s.p["wavelet_models"][wavelet_settings(s)[n][0]]["dataset"]),
                             _fid_weights(s)],
          outs=lambda pa, n: [Out(f"{pa.metrics_dir(n)}/fid.json", cache=False, kind="metric"),
                              _record(f"{pa.metrics_dir(n)}/fid.provenance.json")],
          params=lambda s, n: [s.key("wavelet", "fid")]),
-    Kind("describe", ("stages/describe.py", "src/mrgen/models/hvae.py", "src/mrgen/models/layers.py",
-                      "src/mrgen/models/wavelet/*.py"),
-         instances=describe_presets,
+    Kind("describe", instances=describe_presets,
          deps=lambda s, p: [],
          outs=lambda pa, p: [Out(pa.describe_csv(p), cache=False), _record(_beside(pa.describe_csv(p)))],
          params=lambda s, p: _describe_params(s, p),
          local=True),
-    Kind("table", ("stages/table.py", "src/mrgen/report/**/*.py", "!src/mrgen/report/figures.py"),
+    Kind("table", code=("!src/mrgen/report/figures.py",),
          instances=_reports(TABLE_KINDS),
          deps=report_inputs,
          outs=_report_outs("tables", ("md", "csv", "tex")),
          params=lambda s, e: report_params(s, e, figure=False),
          local=True),
-    Kind("figure", ("stages/figure.py", "src/mrgen/report/**/*.py"),
-         instances=_reports(FIGURE_KINDS),
+    Kind("figure", instances=_reports(FIGURE_KINDS),
          deps=report_inputs,
          outs=_report_outs("figures", ("png", "pdf")),
          params=lambda s, e: report_params(s, e, figure=True),
@@ -361,9 +393,9 @@ def build(spec: Spec, kind: Kind, name: str) -> Stage:
         res = res.model_copy(update={"gpus": kind.gpus(spec, name)})
     params = list(dict.fromkeys(spec.tracked(k) for k in kind.params(spec, name)))
     return Stage(kind.name, name, spec.preset, command(kind.name, spec.preset, name),
-                 code(*kind.code) + kind.deps(spec, name), kind.outs(spec.paths, name),
+                 code(kind.name, *kind.code) + kind.deps(spec, name), kind.outs(spec.paths, name),
                  params, res, spec.paths.log(kind.name, name),
-                 spec.paths.params_mirror() if params else "")
+                 spec.paths.params_file(kind.name, name) if params else "")
 
 
 def check(spec: Spec) -> Spec:

@@ -1,16 +1,17 @@
 # Every stage kind of the registry as one rule, in one loop: instances, inputs, output and log patterns,
 # params, resources and the command all come from mrgen.registry, the same declaration dvc.yaml is
 # generated from (tests/test_dag.py checks both engines see one PIPELINE).
-from mrgen.dag import SnakemakeDAG, refresh_params_mirror
+from mrgen.dag import SnakemakeDAG, refresh_params_files
 
 try:
     PIPELINE = SnakemakeDAG(SPEC)             # SPEC: the validated params of the Snakefile
 except SpecError as e:
     sys.stderr.write(f"error: {e}\n")
     sys.exit(2)
-# DVC reads every stage's params from pipelines/<preset>/params.json (its params stage writes it from
-# params.yaml); bring it up to date before planning, so `dvc commit` after this run records what ran.
-refresh_params_mirror(SPEC)
+# DVC reads each stage's params from pipelines/<preset>/params/<kind>-<name>.json (its params stage
+# writes them from params.yaml); bring them up to date before planning, so `dvc commit` after this run
+# records the params that ran.
+refresh_params_files(SPEC)
 
 # Directive values are evaluated here, per kind; `shell:` is evaluated when a job runs, so it reads the
 # kind and preset from params.
