@@ -1,8 +1,9 @@
-"""The stage registry: each stage kind declared once. A declaration says what the kind's CLI is, which
-code its numbers depend on, which instances the config asks for, and each instance's inputs, outputs
+"""The stage registry: each stage kind declared once. A declaration says which instances the config asks
+for, and each instance's inputs, outputs
 (a pure function of the instance name, so it is also Snakemake's output pattern), params keys, metrics
 and plots. dvc.yaml and the Snakemake rules are generated from `KINDS` in one loop each (mrgen.dag), and
-the DAG-equality test takes what it expects from `stages(spec)`.
+the DAG-equality test takes what it expects from `stages(spec)`. A kind's CLI is stages/<kind>.py; the
+code its numbers depend on is what that file imports, transitively, less the infrastructure modules.
 
 Resources per kind and preset come from params.yaml (`presets.<p>.resources.<kind>`); training asks for
 its recipe's `gpus`. Building the DAG imports neither torch nor the models.
