@@ -98,6 +98,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="mrgen-planning-"))
+    try:
+        run(args, base)
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+def run(args, base: Path) -> None:
     trees = {"this checkout": tree(base / "this", None)}
     if args.against:
         trees[args.against] = tree(base / "against", args.against)
@@ -115,7 +122,6 @@ def main() -> None:
             if args.against:
                 line += f"   {med['this checkout'] / med[args.against]:.3f}"
             print(line, flush=True)
-    subprocess.run(["rm", "-rf", str(base)], check=False)
 
 
 if __name__ == "__main__":

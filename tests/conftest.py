@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -91,44 +92,59 @@ class Build:
     the moment the session knows a test needs it: the two engines and the unit tests share the cores."""
 
     def __init__(self, root: Path, cmd: str, at_smoke_scale: bool):
-        self.repo = copy_repo(root)
+        root.mkdir(parents=True)
+        self.repo = copy_repo(root / "repo")
         if at_smoke_scale:
             smoke(self.repo)
         sh("dvc init -q -f", self.repo)
         self.log = root / "build.log"
         self.cmd = cmd
         self.started = time.time()
-        with open(self.log, "w") as log:
+        with open(self.log, "w") as log:                 # its own process group: stop() ends every job
             self.proc = subprocess.Popen(cmd, shell=True, cwd=self.repo, env=env(self.repo), stdout=log,
-                                         stderr=subprocess.STDOUT)
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(self.proc.pid, sig)
+                    self.proc.wait(timeout=30)
+                    break
+                except ProcessLookupError:
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
 
     def wait(self) -> Path:
         try:
             rc = self.proc.wait(timeout=max(1, BUILD_TIMEOUT - (time.time() - self.started)))
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            self.stop()
             raise AssertionError(f"{self.cmd}: still running after {BUILD_TIMEOUT} s; see {self.log}") from None
         if rc != 0:
             raise AssertionError(f"{self.cmd} failed ({rc}):\n{self.log.read_text()[-4000:]}")
         return self.repo
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Tests that wait for a build run last, so the unit tests use the cores while the builds start."""
+    items.sort(key=lambda item: any(f in BUILDS or f == "smk_copy" for f in getattr(item, "fixturenames", ())))
+
+
 def pytest_collection_finish(session):
     """Start each engine's build as soon as the selected tests are known to need it."""
     wanted = {f for item in session.items for f in getattr(item, "fixturenames", ()) if f in BUILDS}
     if wanted:
-        base = Path(tempfile.mkdtemp(prefix="mrgen-builds-"))
+        session.config.mrgen_builds_dir = base = Path(tempfile.mkdtemp(prefix="mrgen-builds-"))
         session.config.mrgen_builds = {f: Build(base / f, *BUILDS[f]) for f in sorted(wanted)}
 
 
 def pytest_sessionfinish(session):
-    builds = getattr(session.config, "mrgen_builds", {})
-    for b in builds.values():
-        if b.proc.poll() is None:
-            b.proc.kill()
-            b.proc.wait()
-    if builds:
-        shutil.rmtree(next(iter(builds.values())).repo.parents[1], ignore_errors=True)
+    for b in getattr(session.config, "mrgen_builds", {}).values():
+        b.stop()
+    if getattr(session.config, "mrgen_builds_dir", None):
+        shutil.rmtree(session.config.mrgen_builds_dir, ignore_errors=True)
 
 
 def _build(request, name: str) -> Path:

@@ -94,7 +94,7 @@ def test_only_the_figure_reruns_after_a_figure_code_or_param_change(smk_copy):
     params.write_text(params.read_text().replace("figure: {width: 6.4, height: 3.8, dpi: 150}",
                                                  "figure: {width: 6.4, height: 3.8, dpi: 120}"))
     assert dvc_changed(repo) == {"params-tiny"}            # DVC: params.yaml changed; repro refreshes the files first
-    assert to_run(repo) == {"figure"}                      # Snakemake refreshed them while planning ...
+    assert to_run(repo) == {"params", "figure"}            # Snakemake refreshed the files while planning ...
     assert dvc_changed(repo) == {"params-tiny", "figure-f4"}       # ... so DVC now sees which stage reads the key
     sh(SMK, repo)
     commit(repo)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from mrgen.config.spec import Spec
+from mrgen.config.spec import Spec, SpecError
 from mrgen.paths import ROOT, Paths
 from mrgen.registry import KINDS, Kind, Stage, stages
 
@@ -75,9 +75,8 @@ class SnakemakeDAG:
         self.instances = {(st.kind, st.name): st for st in stages(spec)}
 
     def kinds(self) -> list[Kind]:
-        """Kinds with at least one instance in this preset (the params files are not a rule: see
-        `refresh_params_files`)."""
-        return [k for k in KINDS.values() if k.name != "params" and any(kind == k.name for kind, _ in self.instances)]
+        """Kinds with at least one instance in this preset."""
+        return [k for k in KINDS.values() if any(kind == k.name for kind, _ in self.instances)]
 
     def names(self, kind: str) -> str:
         """Wildcard constraint: exactly this preset's instances of the kind."""
@@ -110,7 +109,7 @@ class SnakemakeDAG:
         return lambda wc: self.instances[(kind, wc.name)].resources.cpus
 
     def targets(self) -> list[str]:
-        return [o.path for st in self.instances.values() if st.kind != "params" for o in st.outs]
+        return [o.path for st in self.instances.values() for o in st.outs]
 
 
 # ---------------------------------------------------------------- the params files DVC reads
@@ -135,7 +134,11 @@ def params_files(spec: Spec) -> dict[str, str]:
             for part in parents:
                 node = node.setdefault(part, {})
             node[leaf] = copy.deepcopy(_written(spec, key))
-        out[st.params_file] = json.dumps(tree, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+        try:
+            out[st.params_file] = json.dumps(tree, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+        except (TypeError, ValueError) as e:             # e.g. a date, or int and str keys side by side
+            raise SpecError(f"{spec.source}: {', '.join(st.params)}: expected JSON values (strings, numbers, "
+                            f"booleans, null, lists, maps with string keys) for DVC's params file: {e}") from None
     return out
 
 
@@ -143,12 +146,13 @@ def refresh_params_files(spec: Spec, root: Path = ROOT) -> list[str]:
     """Bring the preset's params files up to date with params.yaml: rewrite those that differ, remove
     those of stages that no longer exist; return what changed.
 
-    The Snakefile calls this before planning, so a Snakemake run never leaves files older than
-    params.yaml behind it, and `dvc commit` after it records the params that ran. Snakemake itself
-    tracks params through each rule's `spec` param; a rule that consumed these files would rerun on any
-    params edit, and an `ancient()` input hides its consumers' own triggers (code, params) on the run that
-    rewrites it. Under DVC the params stage writes them (dep params.yaml), so `dvc repro` refreshes them
-    before it decides what else to rerun."""
+    The Snakefile calls this before planning, so even a Snakemake run of a few targets leaves none older
+    than params.yaml behind it, and `dvc commit` after it records the params that ran; its params rule
+    (nothing consumes it) then rewrites them with their record. Snakemake's rules track params through
+    their `spec` param, not through these files: consuming them would rerun every rule on any params edit,
+    and an `ancient()` input hides its consumers' own triggers (code, params) on the run that rewrites it.
+    Under DVC the params stage writes them (dep params.yaml), so `dvc repro` refreshes them before it
+    decides what else to rerun."""
     from mrgen.io import write_text
     want = params_files(spec)
     folder = root / spec.paths.params_dir()
@@ -157,5 +161,5 @@ def refresh_params_files(spec: Spec, root: Path = ROOT) -> list[str]:
         write_text(root / f, want[f])
     stale = [p for p in folder.glob("*.json") if p.relative_to(root).as_posix() not in want] if folder.is_dir() else []
     for p in stale:
-        p.unlink()
+        p.unlink(missing_ok=True)                        # another Snakemake process may have removed it
     return changed + [p.relative_to(root).as_posix() for p in stale]

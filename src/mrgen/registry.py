@@ -92,7 +92,11 @@ def _module_file(module: str) -> Path | None:
 def _imported(path: Path, package: str) -> set[str]:
     """Every mrgen module an `import` statement in `path` names (in functions too), with their packages."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    try:
+        tree = ast.parse(path.read_text(), str(path))
+    except SyntaxError as e:
+        raise SpecError(f"{path.relative_to(ROOT)}:{e.lineno}: {e.msg}; cannot tell what the stage imports") from None
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -301,7 +305,7 @@ def _fid_weights(spec: Spec) -> str:
 
 # ---------------------------------------------------------------- the stage kinds
 _KINDS = [
-    Kind("params", code=("src/mrgen/config/*.py",),
+    Kind("params", code=("src/mrgen/config/*.py", "src/mrgen/registry.py", "src/mrgen/dag.py", "src/mrgen/paths.py"),
          instances=lambda s: [s.preset],
          deps=lambda s, p: ["params.yaml"],
          outs=lambda pa, p: [Out(pa.params_dir(p), cache=False, directory=True), _record(_beside(pa.params_dir(p)))],

@@ -3,13 +3,14 @@ grouped by kind, with the DAG's critical path and a schedule of the recorded tim
 
 `mrgen times --preset P [--cores N]` prints it as markdown (README, "Where the time goes"). The wall
 times are the records' `wall_time_s`: the stage body, from lock to committed record. What an engine adds
-per job (starting Python, importing torch, planning) is not in them; `scripts/bench_planning.sh` and the
+per job (starting Python, importing torch, planning) is not in them; `benchmarks/planning.py` and the
 README's end-to-end figures measure that.
 """
 from __future__ import annotations
 
 import heapq
 import json
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -32,6 +33,8 @@ def timed(spec: Spec) -> list[Timed]:
             wall = float(json.loads((ROOT / st.record).read_text())["wall_time_s"])
         except (OSError, ValueError, KeyError, TypeError):
             wall = None
+        if wall is not None and not (math.isfinite(wall) and wall >= 0):
+            wall = None                                 # a record no stage wrote: not a time
         out.append(Timed(st, wall, st.resources.cpus))
     return out
 
@@ -110,7 +113,7 @@ def report(spec: Spec, cores: int = 2, top: int = 10) -> str:
     for kind, ts in sorted(kinds.items(), key=lambda kv: -sum(t.wall for t in kv[1])):
         s = sum(t.wall for t in ts)
         longest = max(ts, key=lambda t: t.wall)
-        lines.append(f"| {kind} | {len(ts)} | {s:.1f} | {s / total:.0%} | {s / len(ts):.1f} | "
+        lines.append(f"| {kind} | {len(ts)} | {s:.1f} | {s / total if total else 0:.0%} | {s / len(ts):.1f} | "
                      f"{longest.stage.name} ({longest.wall:.1f} s) |")
     missing = [t.stage.id for t in nodes if t.wall is None]
     if missing:

@@ -3,15 +3,18 @@
 # generated from (tests/test_dag.py checks both engines see one PIPELINE).
 from mrgen.dag import SnakemakeDAG, refresh_params_files
 
-try:
-    PIPELINE = SnakemakeDAG(SPEC)             # SPEC: the validated params of the Snakefile
-except SpecError as e:
-    sys.stderr.write(f"error: {e}\n")
-    sys.exit(2)
 # DVC reads each stage's params from pipelines/<preset>/params/<kind>-<name>.json (its params stage
 # writes them from params.yaml); bring them up to date before planning, so `dvc commit` after this run
 # records the params that ran.
-refresh_params_files(SPEC)
+try:
+    PIPELINE = SnakemakeDAG(SPEC)             # SPEC: the validated params of the Snakefile
+    refresh_params_files(SPEC)
+except SpecError as e:
+    sys.stderr.write(f"error: {e}\n")
+    sys.exit(2)
+except OSError as e:
+    sys.stderr.write(f"error: {e.filename or 'pipelines/'}: cannot write DVC's params files: {e.strerror}\n")
+    sys.exit(2)
 
 # Directive values are evaluated here, per kind; `shell:` is evaluated when a job runs, so it reads the
 # kind and preset from params.

@@ -23,7 +23,7 @@ WAVELET_KINDS = ("th2", "w1", "w4", "w5", "w6")
 
 class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """YAML that refuses a key given twice in one mapping (PyYAML keeps the last silently; DVC refuses).
-    libyaml's parser where PyYAML has it (every stage process reads params.yaml: 0.03 s instead of 0.27 s)."""
+    libyaml's parser where PyYAML has it (every stage process reads params.yaml: 0.014 s instead of 0.27 s)."""
 
     def construct_mapping(self, node, deep=False):
         seen = {}
