@@ -1,10 +1,13 @@
 """fid: FID of a sample folder against its dataset's reference statistics ->
 results/<preset>/metrics/<model>-n<N>/fid.json (which weights made it is part of the record)."""
 import json
+import zipfile
 
 import numpy as np
 
-from mrgen.metrics.fid import folder_features, frechet, statistics, weights
+from mrgen.errors import DataError
+from mrgen.io import short_reason
+from mrgen.metrics.fid import check_statistics, folder_features, frechet, statistics, weights
 from mrgen.paths import ROOT
 from mrgen.registry import wavelet_settings
 
@@ -17,8 +20,18 @@ def body(ctx):
     _, extractor = weights(ROOT, spec.paths.raw_dir(f["weights"]), f)
     feats = folder_features(ROOT / spec.paths.samples_dir(name), extractor, f["batch_size"])
     mu, sigma = statistics(feats)
-    with np.load(ROOT / spec.paths.fidref_file(d)) as ref:
-        score, n_ref = frechet(mu, sigma, ref["mu"], ref["sigma"]), int(ref["n"])
+    path = ROOT / spec.paths.fidref_file(d)
+    try:
+        with np.load(path) as ref:
+            ref_mu, ref_sigma, n_ref = ref["mu"], ref["sigma"], int(ref["n"])
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile, EOFError) as e:
+        raise DataError(f"{path}: unreadable reference statistics ({short_reason(e)}); "
+                        f"rerun the fidref stage for {d!r}") from None
+    try:
+        check_statistics(ref_mu, ref_sigma, str(path), dim=len(mu))
+    except ValueError as e:
+        raise DataError(f"{e}; rerun the fidref stage for {d!r}") from None
+    score = frechet(mu, sigma, ref_mu, ref_sigma)
     out = {"model": m, "steps": steps, "dataset": d, "fid": score, "n_samples": len(feats), "n_reference": n_ref,
            "reference_split": f["reference_split"], "mode": "clean", "weights": f["weights_label"]}
     ctx.out(f"{spec.paths.metrics_dir(name)}/fid.json").write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")

@@ -298,3 +298,15 @@ def test_a_resumed_part_equals_the_uninterrupted_run(tmp_path, part):
     assert all(torch.equal(a, b) for a, b in zip(ema_a.state_dict().values(), ema_b.state_dict().values()))
     key = "loss_g" if part == "gan" else "loss"
     assert all(math.isfinite(r[key]) for r in state_a.curve)
+
+
+def test_frechet_refuses_statistics_it_cannot_use():
+    mu, s = np.zeros(3), np.eye(3)
+    bad = np.eye(3)
+    bad[0, 1] = 0.5
+    with pytest.raises(ValueError, match="second Gaussian: expected a symmetric covariance"):
+        fidm.frechet(mu, s, mu, bad)
+    with pytest.raises(ValueError, match=r"second Gaussian: expected mu of shape \(3,\)"):
+        fidm.frechet(mu, s, np.zeros(2), np.eye(2))
+    with pytest.raises(ValueError, match="first Gaussian: expected finite statistics"):
+        fidm.frechet(mu, np.full((3, 3), np.nan), mu, s)

@@ -81,8 +81,24 @@ def statistics(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return feats.mean(axis=0), np.cov(feats, rowvar=False)
 
 
+def check_statistics(mu, sigma, where: str, dim: int | None = None) -> None:
+    """(mu, sigma) as the Fréchet distance needs them, else ValueError naming `where`: finite, (d,) and
+    (d, d) with d = `dim` when given, sigma symmetric (eigh would silently read one triangle)."""
+    mu, sigma = np.asarray(mu), np.asarray(sigma)
+    d = mu.shape[0] if mu.ndim == 1 else None
+    if d is None or sigma.shape != (d, d) or (dim is not None and d != dim):
+        raise ValueError(f"{where}: expected mu of shape ({dim or 'd'},) and sigma ({dim or 'd'}, {dim or 'd'}), "
+                         f"found {mu.shape} and {sigma.shape}")
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise ValueError(f"{where}: expected finite statistics, found NaN or infinity")
+    if not np.allclose(sigma, sigma.T, rtol=1e-6, atol=1e-12 * max(1.0, float(np.abs(sigma).max()))):
+        raise ValueError(f"{where}: expected a symmetric covariance, found sigma != sigma.T")
+
+
 def frechet(mu1, s1, mu2, s2) -> float:
     """The Fréchet distance of N(mu1, s1) and N(mu2, s2) (float64; covariances symmetric PSD)."""
+    check_statistics(mu1, s1, "first Gaussian")
+    check_statistics(mu2, s2, "second Gaussian", dim=np.asarray(mu1).shape[0])
     mu1, mu2, s1, s2 = (np.asarray(a, dtype=np.float64) for a in (mu1, mu2, s1, s2))
     w, v = np.linalg.eigh(s1)
     root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T             # S1^(1/2), symmetric
