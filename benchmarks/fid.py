@@ -4,7 +4,7 @@
 
 Needs the tiny DAG's outputs (the sample folder, the prepared reference split and the weights in
 data/raw/<asset>/). Ours = what fidref + fid run (reference split -> PNGs -> clean-fid features -> mu,
-sigma; sample folder -> features; clean-fid's frechet_distance). clean-fid = fid.compute_fid(samples,
+sigma; sample folder -> features; our Fréchet distance, mrgen.metrics.fid.frechet). clean-fid = fid.compute_fid(samples,
 reference folder, mode="clean", custom_feat_extractor=the same weights). Prints both FIDs, |delta| (goal
 < 1e-3), the committed fid.json value, and the wall times with their ratio.
 """

@@ -81,7 +81,7 @@ def smoke(repo: Path) -> None:
     for t in tiny["wavelet_training"].values():
         t.update(iters=12, ckpt_every=6, log_every=4)
         t.update(warmup_iters=min(t.get("warmup_iters", 0), 4))
-    tiny["evaluation"]["iw_samples"] = 4
+    tiny["evaluation"].update(iw_samples=4, iw_images=32)
     tiny["wavelet"].update(samples=12, sample_batch=6)
     tiny["wavelet"]["fid"].update(reference_n=24, batch_size=12)
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
