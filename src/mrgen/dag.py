@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from mrgen.config.spec import Spec, SpecError
+from mrgen.io import short_reason
 from mrgen.paths import ROOT, Paths
 from mrgen.registry import KINDS, Kind, Stage, stages
 
@@ -120,6 +121,18 @@ def _written(spec: Spec, key: str):
     return node
 
 
+def _json(tree) -> str:
+    return json.dumps(tree, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _is_json(value) -> bool:
+    try:
+        _json(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
 def params_files(spec: Spec) -> dict[str, str]:
     """Per stage with params: its file (relative path) -> JSON holding exactly its keys, at their dotted
     places and with params.yaml's values as the stages read them (the strict loader's)."""
@@ -135,10 +148,11 @@ def params_files(spec: Spec) -> dict[str, str]:
                 node = node.setdefault(part, {})
             node[leaf] = copy.deepcopy(_written(spec, key))
         try:
-            out[st.params_file] = json.dumps(tree, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+            out[st.params_file] = _json(tree)
         except (TypeError, ValueError) as e:             # e.g. a date, or int and str keys side by side
-            raise SpecError(f"{spec.source}: {', '.join(st.params)}: expected JSON values (strings, numbers, "
-                            f"booleans, null, lists, maps with string keys) for DVC's params file: {e}") from None
+            bad = next((k for k in st.params if not _is_json(_written(spec, k))), st.params[0])
+            raise SpecError(f"{spec.source}: {bad}: expected JSON values (strings, numbers, booleans, null, "
+                            f"lists, maps with string keys) for DVC's params file, found {short_reason(e)}") from None
     return out
 
 
