@@ -59,6 +59,8 @@ def _list(preset: str | None) -> None:
 
 def _times(preset: str | None, cores: int) -> None:
     from mrgen.config.spec import load
+    if cores < 1:
+        raise contract.SpecError(f"mrgen times --cores: expected a positive number of cores, found {cores}")
     from mrgen.times import report
     print(report(load(preset=preset), cores))
 
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "dag":
         contract.guarded(lambda: _dag(args.check))
     elif args.command == "times":
-        contract.guarded(lambda: _times(args.preset, max(1, args.cores)))
+        contract.guarded(lambda: _times(args.preset, args.cores))
     elif args.command == "stages":
         contract.guarded(lambda: _list(args.preset))
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
@@ -114,13 +115,6 @@ class SnakemakeDAG:
 
 
 # ---------------------------------------------------------------- the params files DVC reads
-def _written(spec: Spec, key: str):
-    node = spec.written
-    for part in key.split("."):
-        node = node[part]
-    return node
-
-
 def _json(tree) -> str:
     return json.dumps(tree, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
@@ -133,11 +127,11 @@ def _is_json(value) -> bool:
         return False
 
 
-def params_files(spec: Spec) -> dict[str, str]:
-    """Per stage with params: its file (relative path) -> JSON holding exactly its keys, at their dotted
-    places and with params.yaml's values as the stages read them (the strict loader's)."""
+def params_files(spec: Spec, of: Iterable[Stage] | None = None) -> dict[str, str]:
+    """Per stage with params (of the preset's, or of those given): its file (relative path) -> JSON holding
+    exactly its keys, at their dotted places and with params.yaml's values as the stages read them."""
     out = {}
-    for st in stages(spec):
+    for st in stages(spec) if of is None else of:
         if not st.params:
             continue
         tree: dict = {}
@@ -146,17 +140,17 @@ def params_files(spec: Spec) -> dict[str, str]:
             node = tree
             for part in parents:
                 node = node.setdefault(part, {})
-            node[leaf] = copy.deepcopy(_written(spec, key))
+            node[leaf] = copy.deepcopy(spec.written_at(key))
         try:
             out[st.params_file] = _json(tree)
         except (TypeError, ValueError) as e:             # e.g. a date, or int and str keys side by side
-            bad = next((k for k in st.params if not _is_json(_written(spec, k))), st.params[0])
+            bad = next((k for k in st.params if not _is_json(spec.written_at(k))), st.params[0])
             raise SpecError(f"{spec.source}: {bad}: expected JSON values (strings, numbers, booleans, null, "
                             f"lists, maps with string keys) for DVC's params file, found {short_reason(e)}") from None
     return out
 
 
-def refresh_params_files(spec: Spec, root: Path = ROOT) -> list[str]:
+def refresh_params_files(spec: Spec, of: Iterable[Stage] | None = None, root: Path = ROOT) -> list[str]:
     """Bring the preset's params files up to date with params.yaml: rewrite those that differ, remove
     those of stages that no longer exist; return what changed.
 
@@ -168,7 +162,7 @@ def refresh_params_files(spec: Spec, root: Path = ROOT) -> list[str]:
     Under DVC the params stage writes them (dep params.yaml), so `dvc repro` refreshes them before it
     decides what else to rerun."""
     from mrgen.io import write_text
-    want = params_files(spec)
+    want = params_files(spec, of)
     folder = root / spec.paths.params_dir()
     changed = [f for f, text in want.items() if not (root / f).is_file() or (root / f).read_text() != text]
     for f in changed:

@@ -1,9 +1,9 @@
 """The stage registry: each stage kind declared once. A declaration says which instances the config asks
-for, and each instance's inputs, outputs
-(a pure function of the instance name, so it is also Snakemake's output pattern), params keys, metrics
-and plots. dvc.yaml and the Snakemake rules are generated from `KINDS` in one loop each (mrgen.dag), and
-the DAG-equality test takes what it expects from `stages(spec)`. A kind's CLI is stages/<kind>.py; the
-code its numbers depend on is what that file imports, transitively, less the infrastructure modules.
+for, and each instance's inputs, outputs (a pure function of the instance name, so it is also
+Snakemake's output pattern), params keys, metrics and plots. dvc.yaml and the Snakemake rules are
+generated from `KINDS` in one loop each (mrgen.dag), and the DAG-equality test takes what it expects
+from `stages(spec)`. A kind's CLI is stages/<kind>.py; the code its numbers depend on is what that file
+imports, transitively, less the infrastructure modules.
 
 Resources per kind and preset come from params.yaml (`presets.<p>.resources.<kind>`); training asks for
 its recipe's `gpus`. Building the DAG imports neither torch nor the models.
@@ -106,9 +106,10 @@ def _imported(path: Path, package: str) -> set[str]:
             names = [base] + [f"{base}.{a.name}" for a in node.names]
         else:
             continue
-        for name in names:
+        for name in names:                      # `mrgen.a.b` runs mrgen/a/__init__.py too
             parts = name.split(".")
-            found |= {".".join(parts[:i]) for i in range(2, len(parts) + 1)} if parts[0] == "mrgen" else set()
+            if parts[0] == "mrgen":
+                found.update(".".join(parts[:i]) for i in range(2, len(parts) + 1))
     return found
 
 
@@ -278,7 +279,7 @@ def _describe_params(spec: Spec, p: str) -> list[str]:
              for f in ("image_size", "channels", "likelihood", "pad")]
     keys += [f"presets.{p}.wavelet_models.{m}.{f}" for m in pre["wavelet_models"] for f in ("dataset", "levels", "parts")]
     keys += [f"presets.{p}.wavelet_nets.{n}" for n in sorted({pd["net"] for wm in pre["wavelet_models"].values()
-                                                              for pd in wm["parts"].values() if pd.get("net")})]
+                                                              for pd in wm["parts"].values() if pd["net"]})]
     return list(dict.fromkeys(keys))
 
 

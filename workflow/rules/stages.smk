@@ -8,7 +8,7 @@ from mrgen.dag import SnakemakeDAG, refresh_params_files
 # records the params that ran.
 try:
     PIPELINE = SnakemakeDAG(SPEC)             # SPEC: the validated params of the Snakefile
-    refresh_params_files(SPEC)
+    refresh_params_files(SPEC, PIPELINE.instances.values())
 except SpecError as e:
     sys.stderr.write(f"error: {e}\n")
     sys.exit(2)

@@ -182,8 +182,9 @@ class WaveletPart(Strict):
 
     @model_validator(mode="after")
     def _one_form(self):
-        if (self.shared is None) != (self.net is not None and self.training is not None) or (
-                self.shared is not None and (self.net, self.training) != (None, None)):
+        trains = self.net is not None and self.training is not None and self.shared is None
+        uses = self.shared is not None and self.net is None and self.training is None
+        if not (trains or uses):
             raise ValueError("expected either net and training, or shared (the wavelet model whose part to use)")
         return self
 

@@ -98,6 +98,12 @@ def _resolve_models(source, preset: str, entries: dict) -> dict[str, Model]:
     return out
 
 
+def _at(tree: dict, dotted: str):
+    for part in dotted.split("."):
+        tree = tree[part]
+    return tree
+
+
 class Spec:
     """A validated params.yaml with one preset selected. `raw` and `p` are plain dicts of resolved,
     validated values (defaults filled in, model inheritance applied): what stages read and records hold."""
@@ -242,10 +248,11 @@ class Spec:
 
     def lookup(self, dotted: str):
         """A resolved value by dotted key (model entries come resolved over their base)."""
-        node = self.raw
-        for part in dotted.split("."):
-            node = node[part]
-        return node
+        return _at(self.raw, dotted)
+
+    def written_at(self, dotted: str):
+        """The value params.yaml writes at a dotted key (what DVC tracks)."""
+        return _at(self.written, dotted)
 
     def tracked(self, dotted: str) -> str:
         """The params key DVC tracks for `dotted`: itself if params.yaml writes it, else its nearest written
