@@ -10,6 +10,7 @@ from mrgen.io import short_reason
 from mrgen.metrics.fid import check_statistics, folder_features, frechet, statistics, weights
 from mrgen.paths import ROOT
 from mrgen.registry import wavelet_settings
+from mrgen.train.dist import default_device
 
 
 def body(ctx):
@@ -17,7 +18,7 @@ def body(ctx):
     m, steps = wavelet_settings(spec)[name]
     d = spec.p["wavelet_models"][m]["dataset"]
     f = spec.p["wavelet"]["fid"]
-    _, extractor = weights(ROOT, spec.paths.raw_dir(f["weights"]), f)
+    _, extractor = weights(ROOT, spec.paths.raw_dir(f["weights"]), f, default_device())
     feats = folder_features(ROOT / spec.paths.samples_dir(name), extractor, f["batch_size"])
     mu, sigma = statistics(feats)
     path = ROOT / spec.paths.fidref_file(d)
@@ -35,4 +36,5 @@ def body(ctx):
     out = {"model": m, "steps": steps, "dataset": d, "fid": score, "n_samples": len(feats), "n_reference": n_ref,
            "reference_split": f["reference_split"], "mode": "clean", "weights": f["weights_label"]}
     ctx.out(f"{spec.paths.metrics_dir(name)}/fid.json").write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
+    ctx.info.update(device=extractor.device)
 

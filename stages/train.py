@@ -1,7 +1,6 @@
 """train: one run -> models/<preset>/<run>/{model.pt, ema.pt, curve.csv}; resumable state in work/<preset>/<run>/.
 
 With `training.gpus: N > 1` the stage relaunches itself as N torchrun workers (DDP); rank 0 writes."""
-import csv
 import hashlib
 import json
 from dataclasses import asdict
@@ -10,12 +9,13 @@ import torch
 
 from mrgen.data.loader import Batches
 from mrgen.data.prepared import DataError, Prepared
-from mrgen.io import save_torch
+from mrgen.io import save_torch, write_curve
 from mrgen.models.hvae import HVAEConfig, count_params
 from mrgen.paths import ROOT
 from mrgen.train import dist as distributed
 from mrgen.train.checkpoint import discard_resumable
-from mrgen.train.loop import CURVE_FIELDS, train
+from mrgen.train.hvae import HVAE
+from mrgen.train.loop import fit
 
 
 def launch(ctx):
@@ -42,21 +42,18 @@ def body(ctx):
         val_b = Batches(data.split("val"), data.meta, t["batch_size"])
         fingerprint = hashlib.sha256(json.dumps([ctx.inputs, ctx.params], sort_keys=True).encode()).hexdigest()
         work = ROOT / spec.paths.work_dir(name)
-        model, ema, state = train(cfg, t, train_b, val_b, work, fingerprint, run["seed"], dist)
+        family = HVAE(cfg, t, val_b, run["seed"], dist)
+        state = fit(family, train_b, t, work, fingerprint, dist)
     finally:
         distributed.teardown()
     if not dist.main:
         return
     md = spec.paths.model_dir(name)
-    for key, net in (("model.pt", model), ("ema.pt", ema)):
+    for key, net in (("model.pt", family.model), ("ema.pt", family.ema)):
         save_torch({"config": asdict(cfg), "state_dict": net.state_dict(), "step": state.step}, ctx.out(f"{md}/{key}"))
-    with open(ctx.out(f"{md}/curve.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, CURVE_FIELDS)
-        w.writeheader()
-        w.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in state.curve)
+    write_curve(ctx.out(f"{md}/curve.csv"), family.fields, state.curve)
     ctx.after_commit.append(lambda: discard_resumable(work))    # finished: a rerun must train afresh
-    ctx.info.update(seed=run["seed"], device=dist.device, world_size=dist.world,
-                    global_batch=t["batch_size"] * dist.world, precision=t["precision"],
-                    grad_checkpoint=t["grad_checkpoint"], steps=state.step, skipped_steps=state.skipped,
-                    n_params=count_params(model), stochastic_depth=model.stochastic_depth)
+    ctx.info.update(seed=run["seed"], **distributed.describe(dist), global_batch=t["batch_size"] * dist.world,
+                    steps=state.step, skipped_steps=state.skipped, n_params=count_params(family.model),
+                    stochastic_depth=family.model.stochastic_depth)
 

@@ -13,6 +13,7 @@ from mrgen.models.wavelet.gan import GANConfig, count
 from mrgen.models.wavelet.unet import UNetConfig
 from mrgen.paths import ROOT
 from mrgen.registry import wavelet_settings
+from mrgen.train.dist import default_device
 
 
 def load_part(path):
@@ -29,7 +30,7 @@ def body(ctx):
     m, steps = wavelet_settings(spec)[name]
     wm, w = spec.p["wavelet_models"][m], spec.p["wavelet"]
     ds = spec.p["datasets"][wm["dataset"]]
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = default_device()
     nets = {part: load_part(ROOT / spec.paths.model_dir(f"{spec.wavelet_part(m, part)[0]}-{part}") / "ema.pt").to(device)
             for part in wm["parts"]}
     std = None if wm["method"] == "sgm" else methods.Standardiser(

@@ -1,8 +1,9 @@
 """wtrain: one part of a wavelet-paper model -> models/<model>-<part>/{model.pt, ema.pt, curve.csv}.
 
 Score parts train by denoising score matching (SGM on images, WSGM / WMGM on standardised Haar bands);
-the gan part trains WMGM's shared generator against its discriminator. Resumable from work/<preset>/<name>/."""
-import csv
+the gan part trains WMGM's shared generator against its discriminator. Both run through the one training
+loop (mrgen.train.loop) on the device there is, resumable from work/<preset>/<name>/; with the recipe's
+`gpus: N > 1` the stage relaunches itself as N torchrun workers (DDP); rank 0 writes."""
 import hashlib
 import json
 
@@ -10,13 +11,22 @@ import torch
 
 from mrgen.data.loader import Batches
 from mrgen.data.prepared import DataError, Prepared
-from mrgen.io import save_torch
+from mrgen.io import save_torch, write_curve
 from mrgen.models.wavelet import methods
-from mrgen.models.wavelet import training as trainer
 from mrgen.models.wavelet.gan import count
 from mrgen.paths import ROOT
 from mrgen.registry import wavelet_parts
+from mrgen.train import dist as distributed
 from mrgen.train.checkpoint import discard_resumable
+from mrgen.train.loop import fit
+from mrgen.train.wavelet import GAN, Score
+
+
+def launch(ctx):
+    """With the recipe's gpus > 1: run this stage as that many torchrun workers; None: run it here."""
+    n = ctx.stage.resources.gpus
+    argv = ["wtrain", "--preset", ctx.spec.preset, ctx.stage.name]
+    return distributed.relaunch(n, "mrgen", argv) if n > 1 else None
 
 
 def body(ctx):
@@ -34,29 +44,31 @@ def body(ctx):
                         f"{[ds['image_size'], ds['image_size'], ds['channels']]}")
     torch.set_num_threads(t["threads"])
     seed = wm["seed"]
-    batches = Batches(data.split("train"), {**data.meta, "likelihood": "dmol", "input_shift": 0.0, "input_scale": 1.0},
-                      t["batch_size"], seed=seed)
-    fingerprint = hashlib.sha256(json.dumps([ctx.inputs, ctx.params], sort_keys=True).encode()).hexdigest()
-    work = ROOT / spec.paths.work_dir(name)
-    torch.manual_seed(seed)
-    net = methods.build(cfg)
-    if part == "gan":
-        net, ema, state = trainer.train_gan(net, batches, t, wm["levels"], cfg, work, fingerprint, seed)
-        fields = trainer.GAN_FIELDS
-    else:
-        std = None if part == "full" else methods.Standardiser(
-            json.loads((ROOT / spec.paths.wstats_file(wm["dataset"])).read_text()))
-        net, ema, state = trainer.train_score(part, net, batches, t, wm["levels"], std, w["horizon"], w["schedule"],
-                                              work, fingerprint, seed)
-        fields = trainer.SCORE_FIELDS
+    dist = distributed.setup()
+    try:
+        batches = Batches(data.split("train"), {**data.meta, "likelihood": "dmol", "input_shift": 0.0,
+                                                "input_scale": 1.0}, t["batch_size"], seed=seed, rank=dist.rank,
+                          world=dist.world)
+        fingerprint = hashlib.sha256(json.dumps([ctx.inputs, ctx.params], sort_keys=True).encode()).hexdigest()
+        work = ROOT / spec.paths.work_dir(name)
+        torch.manual_seed(seed)
+        net = methods.build(cfg)
+        if part == "gan":
+            family = GAN(net, t, wm["levels"], cfg, seed, dist)
+        else:
+            std = None if part == "full" else methods.Standardiser(
+                json.loads((ROOT / spec.paths.wstats_file(wm["dataset"])).read_text()))
+            family = Score(part, net, t, wm["levels"], std, w["horizon"], w["schedule"], seed, dist)
+        state = fit(family, batches, t, work, fingerprint, dist, desc=f"train {part}")
+    finally:
+        distributed.teardown()
+    if not dist.main:
+        return
     md = spec.paths.model_dir(name)
-    for key, module in (("model.pt", net), ("ema.pt", ema)):
+    for key, module in (("model.pt", family.model), ("ema.pt", family.ema)):
         save_torch({"part": part, "method": wm["method"], "config": cfg.as_dict(), "state_dict": module.state_dict(),
                     "step": state.step}, ctx.out(f"{md}/{key}"))
-    with open(ctx.out(f"{md}/curve.csv"), "w", newline="") as f:
-        wr = csv.DictWriter(f, fields)
-        wr.writeheader()
-        wr.writerows(state.curve)
+    write_curve(ctx.out(f"{md}/curve.csv"), family.fields, state.curve)
     ctx.after_commit.append(lambda: discard_resumable(work))    # finished: a rerun must train afresh
-    ctx.info.update(seed=seed, device="cpu", steps=state.step, n_params=count(net))
-
+    ctx.info.update(seed=seed, **distributed.describe(dist), global_batch=t["batch_size"] * dist.world,
+                    steps=state.step, skipped_steps=state.skipped, n_params=count(family.model))

@@ -12,19 +12,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from recipes import hvae_recipe, train_hvae, train_part, wavelet_recipe
 
 from mrgen.data.fetch import fetch_raw
 from mrgen.data.loader import Batches
 from mrgen.data.prepared import DataError, Prepared, PreparedWriter
 from mrgen.io import load_torch
 from mrgen.models.hvae import VAE, HVAEConfig, load_checkpoint
-from mrgen.train.loop import train
 
 CFG = HVAEConfig(image_size=8, image_channels=3, width=16, zdim=4, likelihood="dmol",
                  enc_blocks="8x1,8d2,4r2,4d4,1x1", dec_blocks="1x1,4m1,4r2,8m4,8x1")
-T = dict(iters=8, batch_size=8, lr=3e-3, wd=0.01, warmup_iters=0, grad_clip=200.0, skip_threshold=1e9,
-         ema_rate=0.5, ckpt_every=3, log_every=1, val_every=1000, threads=1, gpus=1, precision="fp32",
-         grad_checkpoint=False)
+T = hvae_recipe()
 META = {"likelihood": "dmol", "input_shift": -127.5, "input_scale": 1 / 64}
 IMAGES = np.random.RandomState(0).randint(0, 256, size=(64, 8, 8, 3), dtype=np.uint8)
 
@@ -47,7 +45,8 @@ class KilledAt(Batches):
 
 
 def run(work: Path, train_b=None):
-    return train(CFG, T, train_b or Batches(IMAGES, META, 8, seed=3), Batches(IMAGES[:8], META, 8), work, "fp", 0)
+    family, state = train_hvae(CFG, T, train_b or Batches(IMAGES, META, 8, seed=3), Batches(IMAGES[:8], META, 8), work)
+    return family.model, family.ema, state
 
 
 def killed_after_two_saves(work: Path):
@@ -106,7 +105,7 @@ def test_latest_without_required_keys_counts_as_corrupt(tmp_path, capfd):
     torch.save({"fingerprint": "fp", "step": 5}, work / "latest.pt")
     _, _, state = run(work)
     line, = [s for s in capfd.readouterr().err.splitlines() if "latest.pt" in s]
-    assert "(missing keys model, ema, opt, sched, rng, skipped, curve)" in line and line.endswith("starting fresh")
+    assert "(missing keys format, objects, rng, skipped, curve)" in line and line.endswith("starting fresh")
     assert len(state.curve) == 8
 
 
@@ -124,17 +123,17 @@ def test_stale_temporaries_of_a_killed_process_are_removed(tmp_path):
 
 def test_wavelet_checkpoint_falls_back_to_previous(tmp_path, capfd):
     """The wavelet trainer shares the helper: corrupt latest.pt -> previous.pt, bit-equal to no interruption."""
-    from mrgen.models.wavelet import methods, training
+    from mrgen.models.wavelet import methods
     small = {"channels": 16, "channel_mult": [1, 2], "res_blocks": 1, "attention": [], "heads": 1}
-    t = dict(iters=7, batch_size=8, lr=1e-3, wd=0.0, warmup_iters=2, grad_clip=1.0, ema_rate=0.9, ckpt_every=2,
-             log_every=1)
+    t = wavelet_recipe(iters=7, ckpt_every=2, prefetch=0)
     meta = {"likelihood": "dmol", "input_shift": 0.0, "input_scale": 1.0}
     batches = Batches(IMAGES, meta, 8, seed=1)
 
     def go(work, b=batches):
         torch.manual_seed(0)
         net = methods.build(methods.net_config("full", small, 8, 3, 1))
-        return training.train_score("full", net, b, t, 0, None, 5.0, "quadratic", work, "fp", 0)
+        family, state = train_part("full", net, b, t, work)
+        return family.model, family.ema, state
 
     _, ema_ref, state_ref = go(tmp_path / "ref")
     work = tmp_path / "work"

@@ -8,6 +8,7 @@ import pytest
 import pywt
 import torch
 from PIL import Image
+from recipes import train_part, wavelet_recipe
 
 from mrgen.analysis.theorem2 import theorem2
 from mrgen.analysis.wavelet_stats import analyse, gaussian_kl
@@ -272,24 +273,21 @@ def tiny_batches(n=64, size=8):
     return Batches(imgs, {"likelihood": "dmol", "input_shift": 0.0, "input_scale": 1.0}, 8, seed=1)
 
 
-SCORE_T = dict(iters=6, batch_size=8, lr=1e-3, wd=0.0, warmup_iters=2, grad_clip=1.0, ema_rate=0.9, ckpt_every=3,
-               log_every=1)
+SCORE_T = wavelet_recipe()
 
 
 @pytest.mark.parametrize("part", ["full", "gan"])
 def test_a_resumed_part_equals_the_uninterrupted_run(tmp_path, part):
     """The first run leaves work/latest.pt at step 3; a fresh process resuming from it ends bit-equal."""
-    from mrgen.models.wavelet import training
     small = {"channels": 16, "channel_mult": [1, 2], "res_blocks": 1, "attention": [], "heads": 1,
              "width": 4, "levels": 2, "disc_blocks": 2}
-    t = {**SCORE_T, "lr_d": 1e-4, "d_every": 2, "losses": {"adv": 0.1, "mse": 20.0, "ssim": 0.5}}
+    t = wavelet_recipe(lr_d=1e-4, d_every=2, losses={"adv": 0.1, "mse": 20.0, "ssim": 0.5})
 
     def run():
         torch.manual_seed(0)
         net = methods.build(methods.net_config(part, small, 8, 3, 1))
-        if part == "gan":
-            return training.train_gan(net, tiny_batches(), t, 1, net.cfg, tmp_path, "fp", 0)
-        return training.train_score(part, net, tiny_batches(), t, 0, None, 5.0, "quadratic", tmp_path, "fp", 0)
+        family, state = train_part(part, net, tiny_batches(), t, tmp_path, levels=1 if part == "gan" else 0)
+        return family.model, family.ema, state
 
     _, ema_a, state_a = run()
     assert (tmp_path / "latest.pt").exists() and torch.load(tmp_path / "latest.pt", weights_only=True)["step"] == 3

@@ -1,6 +1,7 @@
 """Atomic file writing and content hashing, shared by every stage."""
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -58,6 +59,14 @@ def write_text(path: str | Path, text: str) -> None:
 
 def write_json(path: str | Path, obj) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_curve(path: str | Path, fields, rows: list[dict]) -> None:
+    """A training curve as CSV (DVC plots read it); a missing value (no validation at that step) is empty."""
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fields)
+        w.writeheader()
+        w.writerows({k: ("" if row.get(k) is None else row[k]) for k in fields} for row in rows)
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -252,11 +252,17 @@ def _wtrain_deps(spec: Spec, name: str) -> list[str]:
     return [spec.paths.prepared(d)] + ([] if part in ("full", "gan") else [spec.paths.wstats_file(d)])
 
 
+def _wtrain_recipe(spec: Spec, name: str) -> str:
+    """The wavelet_training recipe a trained part names."""
+    model, part = wavelet_parts(spec)[name]
+    return spec.p["wavelet_models"][model]["parts"][part]["training"]
+
+
 def _wtrain_params(spec: Spec, name: str) -> list[str]:
     model, part = wavelet_parts(spec)[name]
     wm = spec.p["wavelet_models"][model]
     return [spec.key("wavelet_models", model), spec.key("wavelet_nets", wm["parts"][part]["net"]),
-            spec.key("wavelet_training", wm["parts"][part]["training"]), spec.key("wavelet", "horizon"),
+            spec.key("wavelet_training", _wtrain_recipe(spec, name)), spec.key("wavelet", "horizon"),
             spec.key("wavelet", "schedule"), spec.key("datasets", wm["dataset"])]
 
 
@@ -353,7 +359,8 @@ _KINDS = [
     Kind("wtrain", instances=lambda s: list(wavelet_parts(s)),
          deps=_wtrain_deps,
          outs=_model_outs,
-         params=_wtrain_params),
+         params=_wtrain_params,
+         gpus=lambda s, n: s.p["wavelet_training"][_wtrain_recipe(s, n)]["gpus"]),
     Kind("wsample", instances=lambda s: list(wavelet_settings(s)),
          deps=_wsample_deps,
          outs=lambda pa, n: [Out(pa.samples_dir(n), directory=True),

@@ -6,7 +6,8 @@
    the new ones into place and the record last, each with one rename (folders included), and only then
    run the stage's after-commit steps (e.g. deleting the resumable checkpoint);
 4. on bad input (params, data, a file that cannot be read or written) exit 2 with one line; on SIGTERM,
-   SIGINT or SIGHUP exit 128+signal; either way leave no scratch or temp files behind.
+   SIGINT or SIGHUP exit 128+signal; either way leave no scratch or temp files behind. A training loop
+   answers SIGTERM and SIGUSR1 itself: it saves its state and the stage exits 75, "resumable".
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from mrgen import provenance
 from mrgen.config.spec import Spec, SpecError
-from mrgen.errors import DataError
+from mrgen.errors import RESUMABLE_EXIT, DataError, Preempted
 from mrgen.io import write_json
 from mrgen.paths import ROOT
 from mrgen.registry import Stage
@@ -234,6 +235,10 @@ def guarded(fn):
         _fail(f"numerical failure: {e}; check the learning rate and the input files, then rerun")
     except Busy as e:
         _fail(f"another invocation of this stage instance is running (pid {e.args[0]}); wait for it or stop it")
+    except Preempted as e:
+        print(f"interrupted by {signal.Signals(e.signum).name} at step {e.step}; training state saved to {e.path}; "
+              f"rerun the same command to resume (exit status {RESUMABLE_EXIT})", file=sys.stderr)
+        sys.exit(RESUMABLE_EXIT)
     except Interrupted as e:
         after = "after its outputs were committed" if state.committed else "outputs left as they were"
         print(f"interrupted by {signal.Signals(e.signum).name}; {after}", file=sys.stderr)

@@ -106,23 +106,41 @@ class ModelEntry(Strict):
     ws_latents: Literal["every", "first"] | None = None
 
 
-class Training(Strict):
-    """VDVAE's optimisation recipe (mrgen.train.loop)."""
+class Recipe(Strict):
+    """How a training recipe runs, shared by both model families (mrgen.train.loop); each switch is a param, so
+    it is in the stage's provenance record and a change retrains."""
+    threads: Pos = 1                               # CPU threads per process
+    gpus: Annotated[int, Field(ge=1, le=64)] = 1   # DDP processes (one per GPU)
+    precision: Literal["fp32", "bf16"] = "fp32"    # bf16: autocast, weights and optimizer state stay fp32
+    grad_checkpoint: bool = False                  # recompute each block in backward
+    compile: bool = False                          # torch.compile, eager where it cannot compile
+    channels_last: bool = False                    # NHWC weights and activations
+    fused_adam: bool = False                       # fused AdamW kernel; skipped steps decided on the device
+    tf32: bool = False                             # TF32 matmuls and convolutions on GPUs that have them
+    prefetch: Annotated[int, Field(ge=0, le=64)] = 2   # batches prepared ahead by a thread (pinned on CUDA)
+    skip_threshold: float = -1.0                   # skip the step when the pre-clip norm >= this; -1: never
+
+    @field_validator("skip_threshold")
+    @classmethod
+    def _never_or_positive(cls, v: float) -> float:
+        if v != -1.0 and v <= 0:
+            raise ValueError("expected -1 (never skip) or a positive gradient norm")
+        return v
+
+
+class Training(Recipe):
+    """VDVAE's optimisation recipe (hvae_reference.md §1.10)."""
     iters: Pos
     batch_size: Pos                                # per process
     lr: PosFloat
     wd: NonNegFloat
     warmup_iters: NonNeg
     grad_clip: PosFloat
-    skip_threshold: float = Field(ge=-1.0)         # -1: never skip (VDVAE)
+    skip_threshold: float                          # -1: never skip (VDVAE)
     ema_rate: Rate
     ckpt_every: Pos
     log_every: Pos
     val_every: Pos
-    threads: Pos = 1
-    gpus: Annotated[int, Field(ge=1, le=64)] = 1   # DDP processes (one per GPU)
-    precision: Literal["fp32", "bf16"] = "fp32"
-    grad_checkpoint: bool = False
 
 
 class Run(Strict):
@@ -157,9 +175,9 @@ class GanLosses(Strict):
     ssim: NonNegFloat
 
 
-class WaveletTraining(Strict):
+class WaveletTraining(Recipe):
     iters: Pos
-    batch_size: Pos
+    batch_size: Pos                                # per process
     lr: PosFloat
     wd: NonNegFloat = 0.0
     warmup_iters: NonNeg = 0
@@ -167,7 +185,6 @@ class WaveletTraining(Strict):
     ema_rate: Rate
     ckpt_every: Pos
     log_every: Pos
-    threads: Pos = 1
     lr_d: PosFloat | None = None                   # gan only
     d_every: Pos = 4                               # gan only
     losses: GanLosses | None = None                # gan only
@@ -286,7 +303,7 @@ class Resources(Strict):
     cpus: Annotated[int, Field(ge=1, le=256)] = 1
     mem_mb: Annotated[int, Field(ge=100)] = 2000
     runtime: Annotated[int, Field(ge=1)] = 30      # minutes
-    gpus: Annotated[int, Field(ge=0, le=64)] = 0   # train: ignored, it asks for its recipe's training.gpus
+    gpus: Annotated[int, Field(ge=0, le=64)] = 0   # train, wtrain: ignored, they ask for their recipe's gpus
 
 
 class Preset(Strict):

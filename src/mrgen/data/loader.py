@@ -6,6 +6,10 @@ training split's own statistics where params give none).
 """
 from __future__ import annotations
 
+import queue
+import threading
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 
@@ -61,3 +65,61 @@ class Batches:
                 x = torch.bernoulli(x, generator=gen)
             return (x + self.shift) * self.scale, x
         return (x + self.shift) * self.scale, x / 127.5 - 1.0
+
+
+@contextmanager
+def prefetched(batches: Batches, steps: range, device: str, depth: int):
+    """Yields an iterator of (step, (input, target)) on `device` for every step of `steps`.
+
+    With depth > 0 a thread prepares up to `depth` batches ahead (in page-locked memory when the device is
+    a GPU, so the copy overlaps compute); the batches are the same as without it (Batches.train is a pure
+    function of the step). The thread stops when the block is left, however it is left."""
+    cuda = device.startswith("cuda")
+
+    def make(step):
+        x_in, x_t = batches.train(step)
+        if cuda:
+            x_in, x_t = x_in.pin_memory(), x_t.pin_memory()
+        return step, (x_in, x_t)
+
+    def moved(item):
+        step, pair = item
+        return step, tuple(a.to(device, non_blocking=cuda) for a in pair)
+
+    if depth == 0:
+        yield (moved(make(s)) for s in steps)
+        return
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item) -> bool:                      # False once the consumer has gone
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce():
+        try:
+            for s in steps:
+                if not offer(make(s)):
+                    return
+        except BaseException as e:               # handed to the consumer, raised there
+            offer(e)
+
+    def consume():
+        for _ in steps:
+            item = box.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield moved(item)
+
+    thread = threading.Thread(target=produce, name="prefetch", daemon=True)
+    thread.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        thread.join()

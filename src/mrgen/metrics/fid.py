@@ -46,20 +46,22 @@ class Extractor:
         return self.call(x.to(self.device))
 
 
-def weights(root: Path, raw_dir: str, fid: dict) -> tuple[Path, Extractor]:
-    """The weights file named by params `wavelet.fid` in the fetched asset folder, and its extractor."""
+def weights(root: Path, raw_dir: str, fid: dict, device: str = "cpu") -> tuple[Path, Extractor]:
+    """The weights file named by params `wavelet.fid` in the fetched asset folder, and its extractor on
+    `device`."""
     from mrgen.data.prepared import DataError
     path = root / raw_dir / fid["weights_file"]
     if not path.is_file():
         raise DataError(f"{path}: missing; run the fetch stage for asset {fid['weights']!r} first")
-    return path, Extractor(path, fid["weights_format"])
+    return path, Extractor(path, fid["weights_format"], device)
 
 
-def folder_features(folder: Path, extractor, batch_size: int, device: str = "cpu") -> np.ndarray:
-    """Features of every image file in a folder, through clean-fid's own loader and resizer."""
+def folder_features(folder: Path, extractor, batch_size: int) -> np.ndarray:
+    """Features of every image file in a folder, through clean-fid's own loader and resizer, on the
+    extractor's device."""
     from cleanfid import fid
     return fid.get_folder_features(str(folder), model=extractor, num_workers=0, batch_size=batch_size,
-                                   device=torch.device(device), mode="clean", verbose=False)
+                                   device=torch.device(extractor.device), mode="clean", verbose=False)
 
 
 def write_pngs(images: np.ndarray, folder: Path, start: int = 0) -> None:
@@ -70,11 +72,11 @@ def write_pngs(images: np.ndarray, folder: Path, start: int = 0) -> None:
             folder / f"{start + i:06d}.png")
 
 
-def array_features(images: np.ndarray, extractor, batch_size: int, device: str = "cpu") -> np.ndarray:
+def array_features(images: np.ndarray, extractor, batch_size: int) -> np.ndarray:
     """Features of uint8 images, written as PNGs first so they take the very path sample folders take."""
     with tempfile.TemporaryDirectory() as tmp:
         write_pngs(images, Path(tmp))
-        return folder_features(Path(tmp), extractor, batch_size, device)
+        return folder_features(Path(tmp), extractor, batch_size)
 
 
 def statistics(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -21,10 +21,12 @@ def elbo_nll(model, batches: Batches, seed: int, likelihood_dims: int, desc: str
     batches_ = batches.ordered()
     if desc:  # a progress bar for the evaluation stage, none for validation inside training
         batches_ = progress(batches_, desc=desc, total=math.ceil(len(batches.array) / batches.batch_size))
-    with torch.random.fork_rng(devices=[]):   # the posterior noise must not disturb a training run's RNG
+    device = next(model.parameters()).device
+    # the posterior noise must not disturb a training run's RNG (the CPU's, and the GPU's it runs on)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         for x_in, x_t in batches_:
-            elbo = model(x_in.to(next(model.parameters()).device), x_t.to(next(model.parameters()).device))["elbo"]
+            elbo = model(x_in.to(device), x_t.to(device))["elbo"]
             if not torch.isfinite(elbo).all():
                 raise FloatingPointError(f"non-finite ELBO in the batch starting at image {n}")
             total += elbo.double().sum().item()

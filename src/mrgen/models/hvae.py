@@ -156,10 +156,15 @@ def gaussian_log_ratio(z, eps, mu2, ls1, ls2):
     return ls2 - ls1 - 0.5 * eps ** 2 + 0.5 * ((z - mu2) / ls2.exp()) ** 2
 
 
-def fourier_map(res: int, n: int, device) -> torch.Tensor:
+def wide(x: torch.Tensor) -> torch.Tensor:
+    """x in at least fp32: densities and the likelihood of bf16 runs in fp32; a float64 model stays float64."""
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
+def fourier_map(res: int, n: int, device, dtype=torch.float32) -> torch.Tensor:
     """(1, 4n, res, res): sin and cos of 2^k * pi * u and v at the pixel centres u, v in (0, 1), k < n."""
-    u = (torch.arange(res, device=device, dtype=torch.float32) + 0.5) / res
-    freqs = (2.0 ** torch.arange(n, device=device, dtype=torch.float32)) * math.pi
+    u = (torch.arange(res, device=device, dtype=dtype) + 0.5) / res
+    freqs = (2.0 ** torch.arange(n, device=device, dtype=dtype)) * math.pi
     a = u[None, :] * freqs[:, None]                                    # n, res
     feats = [f(a)[:, :, None].expand(n, res, res) for f in (torch.sin, torch.cos)]      # along rows (v)
     feats += [f(a)[:, None, :].expand(n, res, res) for f in (torch.sin, torch.cos)]     # along columns (u)
@@ -195,7 +200,7 @@ class DecBlock(nn.Module):
         if self.mixin is not None:
             x = x + F.interpolate(xs[self.mixin][:, :x.shape[1]], scale_factor=self.res // self.mixin)
         if self.n_fourier:
-            x = x + self.fourier_proj(fourier_map(self.res, self.n_fourier, x.device))
+            x = x + self.fourier_proj(fourier_map(self.res, self.n_fourier, x.device, wide(x).dtype))
         return x
 
     def forward(self, x, enc=None, latent: bool = True, mc_kl: bool = False, t: float | None = None):
@@ -208,7 +213,7 @@ class DecBlock(nn.Module):
             half = x + xpp
         elif enc is not None:
             qm, qv = self.posterior(torch.cat([x, enc], dim=1)).chunk(2, dim=1)
-            qm, qv, pm, pv = qm.float(), qv.float(), pm.float(), pv.float()     # densities in fp32 (bf16 runs)
+            qm, qv, pm, pv = wide(qm), wide(qv), wide(pm), wide(pv)     # densities in fp32 (bf16 runs)
             eps = torch.randn_like(qm)
             z = qm + qv.exp() * eps
             kl = gaussian_log_ratio(z, eps, pm, qv, pv) if mc_kl else gaussian_kl(qm, pm, qv, pv)
@@ -385,7 +390,7 @@ class VAE(nn.Module):
                                                                    trace.setdefault("decoder", []))
         h, kls = self.decoder(self.encoder(x_in, enc_trace), mc_kl, dec_trace)
         with torch.autocast(h.device.type, enabled=False):         # the likelihood in fp32 (bf16 runs)
-            distortion = self.out_net.nll(h.float(), x_target)
+            distortion = self.out_net.nll(wide(h), x_target)
         rate = sum(kl.sum(dim=(1, 2, 3)) for kl in kls) / self.cfg.likelihood_dims
         return {"elbo": distortion + rate, "distortion": distortion, "rate": rate}
 
