@@ -14,10 +14,11 @@ import torch
 from recipes import hvae_recipe, train_hvae
 
 from mrgen.data.loader import Batches
+from mrgen.models import noise
 from mrgen.models.hvae import HVAEConfig
 from mrgen.train import dist as distributed
 
-torch.randn_like = torch.zeros_like          # deterministic latents (see the docstring)
+noise.normal_like = torch.zeros_like         # deterministic latents (see the docstring)
 
 out, batch = Path(sys.argv[1]), int(sys.argv[2])
 torch.set_num_threads(1)

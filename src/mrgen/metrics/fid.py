@@ -58,10 +58,10 @@ def weights(root: Path, raw_dir: str, fid: dict, device: str = "cpu") -> tuple[P
 
 def folder_features(folder: Path, extractor, batch_size: int) -> np.ndarray:
     """Features of every image file in a folder, through clean-fid's own loader and resizer, on the
-    extractor's device."""
+    extractor's device (the CPU for a plain callable)."""
     from cleanfid import fid
     return fid.get_folder_features(str(folder), model=extractor, num_workers=0, batch_size=batch_size,
-                                   device=torch.device(extractor.device), mode="clean", verbose=False)
+                                   device=torch.device(getattr(extractor, "device", "cpu")), mode="clean", verbose=False)
 
 
 def write_pngs(images: np.ndarray, folder: Path, start: int = 0) -> None:

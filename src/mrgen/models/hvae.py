@@ -24,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from mrgen.models import noise
 from mrgen.models.layers import Layer, parse_layers  # noqa: F401  (re-exported: the layer-string grammar)
 
 
@@ -214,14 +215,14 @@ class DecBlock(nn.Module):
         elif enc is not None:
             qm, qv = self.posterior(torch.cat([x, enc], dim=1)).chunk(2, dim=1)
             qm, qv, pm, pv = wide(qm), wide(qv), wide(pm), wide(pv)     # densities in fp32 (bf16 runs)
-            eps = torch.randn_like(qm)
+            eps = noise.normal_like(qm)
             z = qm + qv.exp() * eps
             kl = gaussian_log_ratio(z, eps, pm, qv, pv) if mc_kl else gaussian_kl(qm, pm, qv, pv)
             half = x + xpp + self.z_proj(z)
         else:
             if t is not None:
                 pv = pv + math.log(t)
-            z = pm + pv.exp() * torch.randn_like(pm)
+            z = pm + pv.exp() * noise.normal_like(pm)
             half = x + xpp + self.z_proj(z)
         return half, self.resnet(half), kl
 

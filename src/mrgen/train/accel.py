@@ -37,7 +37,9 @@ class Accel:
         if not self.t["compile"]:
             return net
         import torch._dynamo
+        import torch._inductor.config
         torch._dynamo.config.suppress_errors = True   # a graph break or a failing backend falls back to eager
+        torch._inductor.config.fallback_random = True  # the eager RNG: the same noise, so the same run
         try:
             return torch.compile(net)
         except (RuntimeError, AssertionError) as e:   # e.g. no compiler backend for this platform

@@ -118,8 +118,9 @@ def fit(family, batches: Batches, t: dict, work: Path, fingerprint: str, dist: D
         dist.barrier()
 
     steps = range(state.step, t["iters"])
-    bar = progress(None, total=t["iters"], initial=state.step, desc=desc) if dist.main else None
     with StopRequest() as stop, prefetched(batches, steps, dist.device, t["prefetch"]) as feed:
+        # the bar's first line says the loop now answers SIGTERM / SIGUSR1 with a checkpoint
+        bar = progress(None, total=t["iters"], initial=state.step, desc=desc) if dist.main else None
         for step, batch in feed:
             out = family.step(step, batch)
             if "ok" in out:

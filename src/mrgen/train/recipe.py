@@ -8,6 +8,7 @@ unfused optimizer needs one boolean on the host to decide whether to step.
 from __future__ import annotations
 
 import copy
+import warnings
 
 import torch
 
@@ -74,5 +75,7 @@ class Update:
         elif ok.item():
             self.opt.step()
         self.lr = self.sched.get_last_lr()[0]     # the rate this step used
-        self.sched.step()
+        with warnings.catch_warnings():           # after a skipped first step torch warns of the order
+            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step()`", UserWarning)
+            self.sched.step()
         return norm.detach(), ok

@@ -12,6 +12,8 @@ import math
 
 import torch
 
+from mrgen.models import noise
+
 
 def time_grid(steps: int, horizon: float, schedule: str) -> torch.Tensor:
     """t_0 = 0 < t_1 < ... < t_N = T."""
@@ -37,7 +39,7 @@ def diffuse(x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tenso
 def loss(net, x0: torch.Tensor, horizon: float, schedule: str, cond: torch.Tensor | None = None) -> torch.Tensor:
     """Denoising score matching in eps form, averaged over elements."""
     t = sample_times(x0.shape[0], horizon, schedule, device=x0.device)
-    eps = torch.randn_like(x0)
+    eps = noise.normal_like(x0)
     return torch.mean((net(diffuse(x0, t, eps), t, cond, horizon) - eps) ** 2)
 
 

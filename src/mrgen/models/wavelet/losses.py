@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from mrgen.models import noise
 from mrgen.models.wavelet import diffusion
 from mrgen.models.wavelet.gan import ssim
 from mrgen.models.wavelet.haar import idwt2
@@ -24,7 +25,7 @@ def score(net, x0: torch.Tensor, horizon: float, schedule: str, cond: torch.Tens
 def gan_images(gen, ll: torch.Tensor, details: torch.Tensor, j: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(fake, target) level-(j-1) images in [0, 1] from ground-truth LL_j and details_j."""
     unit = 2.0 ** (j - 1)                        # LL_{j-1} of a [0, 1] image lies in [0, 2^(j-1)]
-    return idwt2(ll, gen(ll, torch.randn_like(ll), j)) / unit, idwt2(ll, details) / unit
+    return idwt2(ll, gen(ll, noise.normal_like(ll), j)) / unit, idwt2(ll, details) / unit
 
 
 def generator(disc, fake: torch.Tensor, target: torch.Tensor, weights: dict) -> tuple[torch.Tensor, dict]:
