@@ -1,72 +1,170 @@
-"""Forward+backward images/s of the tiny Fig 4 config and VDVAE's CIFAR10 config on this device.
+"""Training-step throughput of the one training loop's step functions: eager fp32 against bf16 against
+compiled, for VDVAE's CIFAR10 config and the SGM and WMGM paper configs, on whatever device is present.
 
-    python benchmarks/train_step.py [--steps N] [--batch B]
+    python benchmarks/train_step.py [--configs NAME ...] [--modes MODE ...] [--steps N] [--batch B]
 
-Measures fp32 and bf16 autocast (the training loop's `precision: bf16`) on whatever device is present.
-Prints one line per (config, dtype) with images/s, the ratio to the config's fp32 line, and on CUDA the
-peak memory, so later changes can be compared in one run.
+Each (config, mode) runs in a fresh process: the real family (mrgen.train.hvae / mrgen.train.wavelet) with
+the paper recipe, its options switched by the mode, on synthetic images through the real data path.
+Printed side by side, one line per mode: images/s (after warm-up steps, which include compilation), the
+ratio to eager fp32, the first step's time, peak memory (CUDA: the allocator's peak; CPU: the process's
+peak resident set) and, on a GPU, model FLOPs utilisation: the step's FLOPs (torch.utils.flop_counter,
+counted once on the eager fp32 step) per second against the device's published dense bf16 peak.
+Goals on a GPU (issue 11): compiled bf16 >= 1.5x eager fp32 images/s; >= 40 % MFU on the CIFAR10 config.
 """
 import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
 import time
 
-import torch
-
-from mrgen.config.spec import load
-from mrgen.models.hvae import VAE, HVAEConfig, count_params
-from mrgen.train.loop import autocast
-
-
-def configs():
-    tiny, paper = load(preset="tiny"), load(preset="paper")
-    yield "tiny digits-x1", HVAEConfig.from_dict(tiny.model_config("digits-x1")), 32
-    yield "tiny digits-r20", HVAEConfig.from_dict(tiny.model_config("digits-r20")), 32
-    cifar = {**paper.p["models"]["vdvae_cifar10"], "image_size": 32, "image_channels": 3, "likelihood": "dmol"}
-    yield "paper vdvae_cifar10", HVAEConfig.from_dict(cifar), 16 if torch.cuda.is_available() else 4
+MODES = {                                           # recipe switches per mode
+    "eager-fp32": {},
+    "eager-bf16": {"precision": "bf16"},
+    "compiled-fp32": {"compile": True},
+    "compiled-bf16": {"compile": True, "precision": "bf16", "channels_last": True, "fused_adam": True, "tf32": True},
+}
+CONFIGS = ("vdvae-cifar10", "sgm-celebahq", "wmgm-ll", "wmgm-gan")
+BATCH = {"vdvae-cifar10": (16, 4), "sgm-celebahq": (32, 2), "wmgm-ll": (32, 4), "wmgm-gan": (128, 4)}  # (GPU, CPU)
+PEAK_BF16 = {"H100 PCIe": 756e12, "H100": 989.4e12, "H200": 989.4e12, "A100": 312e12, "L40S": 362e12}
 
 
-def bench(cfg, batch, steps, device, dtype):
+def family(config: str, mode: str, batch: int):
+    """(family, Batches, images per step) of a config with the mode's switches on the paper recipe."""
+    import numpy as np
+    import torch
+
+    from mrgen.config.schema import Training, WaveletTraining
+    from mrgen.config.spec import load
+    from mrgen.data.loader import Batches
+    from mrgen.models.hvae import HVAEConfig
+    from mrgen.models.wavelet import methods
+    from mrgen.train.dist import Dist
+    from mrgen.train.hvae import HVAE
+    from mrgen.train.wavelet import GAN, Score
+
+    paper = load(preset="paper").p
+    dist = Dist(device="cuda" if torch.cuda.is_available() else "cpu")
+    rng = np.random.RandomState(0)
+    if config == "vdvae-cifar10":
+        t = Training.model_validate({**paper["training"]["vdvae_cifar10"], "batch_size": batch, **MODES[mode]})
+        cfg = HVAEConfig.from_dict({**paper["models"]["vdvae_cifar10"], "image_size": 32, "image_channels": 3,
+                                    "likelihood": "dmol"})
+        images = rng.randint(0, 256, (8 * batch, 32, 32, 3)).astype(np.uint8)
+        meta = {"likelihood": "dmol", "input_shift": -120.63838, "input_scale": 1 / 64.16736}
+        f = HVAE(cfg, t.model_dump(), Batches(images[:batch], meta, batch), 0, dist)
+        return f, Batches(images, meta, batch, seed=0), batch
+    wm = paper["wavelet_models"]["sgm-celebahq" if config == "sgm-celebahq" else "wmgm-celebahq"]
+    part = {"sgm-celebahq": "full", "wmgm-ll": "ll", "wmgm-gan": "gan"}[config]
+    owner = wm["parts"][part].get("shared") or None
+    entry = paper["wavelet_models"][owner]["parts"][part] if owner else wm["parts"][part]
+    t = WaveletTraining.model_validate({**paper["wavelet_training"][entry["training"]], "batch_size": batch,
+                                        **MODES[mode]}).model_dump()
+    cfg = methods.net_config(part, paper["wavelet_nets"][entry["net"]], 128, 3, wm["levels"])
     torch.manual_seed(0)
-    model = VAE(cfg).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.9))
-    x = torch.rand(batch, cfg.image_channels, cfg.image_size, cfg.image_size, device=device)
-    x_t = torch.bernoulli(x) if cfg.likelihood == "bernoulli" else x * 2 - 1
+    net = methods.build(cfg)
+    images = rng.randint(0, 256, (8 * batch, 128, 128, 3)).astype(np.uint8)
+    b = Batches(images, {"likelihood": "dmol", "input_shift": 0.0, "input_scale": 1.0}, batch, seed=0)
+    if part == "gan":
+        return GAN(net, t, wm["levels"], cfg, 0, dist), b, batch
+    unit = {"mean": [0.0] * 3, "std": [1.0] * 3}
+    std = methods.Standardiser({"ll": {str(j): unit for j in range(1, 3)}, "hf": {str(j): unit for j in range(1, 3)}})
+    return Score(part, net, t, wm["levels"], std, 5.0, "quadratic", 0, dist), b, batch
 
-    def step():
-        with autocast(device, dtype):
-            loss = model(x_t, x_t)["elbo"].mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    step()                                                    # warm-up
-    if device == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else None
-    return batch * steps / (time.perf_counter() - t0), count_params(model), peak
+
+def measure(config: str, mode: str, batch: int, steps: int, warm: int, count_flops: bool) -> dict:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from mrgen.data.loader import prefetched
+
+    f, batches, n = family(config, mode, batch)
+    device = f.accel.dist.device
+    cuda = device.startswith("cuda")
+    flops = None
+    with tempfile.TemporaryDirectory(), prefetched(batches, range(warm + steps + 1), device, 2) as feed:
+        if count_flops:
+            with FlopCounterMode(display=False) as fc:
+                s, pair = next(feed)
+                f.step(s, pair)
+            flops = fc.get_total_flops()
+        else:
+            next(feed)
+        if cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        t0 = time.perf_counter()
+        for i in range(warm):
+            s, pair = next(feed)
+            f.step(s, pair)
+        if cuda:
+            torch.cuda.synchronize()
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            s, pair = next(feed)
+            f.step(s, pair)
+        if cuda:
+            torch.cuda.synchronize()
+        per_step = (time.perf_counter() - t0) / steps
+    peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    name = torch.cuda.get_device_name() if cuda else f"cpu ({torch.get_num_threads()} threads)"
+    return {"device": name, "images_per_s": n / per_step, "warmup_s": first, "peak_bytes": peak,
+            "flops_per_step": flops, "step_s": per_step, "batch": n}
+
+
+def peak_flops(device: str) -> float | None:
+    for key in sorted(PEAK_BF16, key=len, reverse=True):
+        if key in device:
+            return PEAK_BF16[key]
+    return None
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--steps", type=int, default=5)
-    args = ap.parse_args()
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtypes = ["fp32", "bf16"]
-    print(f"device: {torch.cuda.get_device_name() if device == 'cuda' else 'cpu'} "
-          f"({torch.get_num_threads()} threads), torch {torch.__version__}")
-    for name, cfg, batch in configs():
-        base = None
-        for dt in dtypes:
-            if device == "cuda":
-                torch.cuda.reset_peak_memory_stats()
-            ips, n, peak = bench(cfg, batch, args.steps, device, dt)
-            base = base or ips
-            mem = f"  peak {peak:6.2f} GiB" if peak is not None else ""
-            print(f"{name:24s} {dt:5s} params {n:>11,d} batch {batch:3d}  {ips:9.1f} images/s  "
-                  f"ratio to fp32 {ips / base:6.3f}{mem}")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
+    ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=2, help="steps before timing (compilation happens here)")
+    ap.add_argument("--batch", type=int, help="per step (default: the paper's per-GPU batch on CUDA, small on CPU)")
+    ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--count-flops", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.worker:
+        config, mode = a.worker
+        print(json.dumps(measure(config, mode, a.batch, a.steps, a.warmup, a.count_flops)))
+        return
+    import torch
+    cuda = torch.cuda.is_available()
+    for config in a.configs:
+        batch = a.batch or BATCH[config][0 if cuda else 1]
+        res, flops = {}, None
+        for mode in a.modes:
+            cmd = [sys.executable, __file__, "--worker", config, mode, "--batch", str(batch), "--steps",
+                   str(a.steps), "--warmup", str(a.warmup)] + (["--count-flops"] if flops is None else [])
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            if out.returncode != 0:
+                print(f"  {config} {mode}: failed: {out.stderr.strip().splitlines()[-1:]}")
+                continue
+            res[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+            flops = flops or res[mode]["flops_per_step"]
+        if not res:
+            continue
+        dev = next(iter(res.values()))["device"]
+        base = res.get("eager-fp32", {}).get("images_per_s")
+        print(f"{config}, batch {batch}, {dev}; {flops / batch / 1e9:.2f} GFLOP per image (fwd+bwd)" if flops
+              else f"{config}, batch {batch}, {dev}")
+        for mode, r in res.items():
+            ratio = f"{r['images_per_s'] / base:5.2f}x" if base else "  -  "
+            line = (f"  {mode:14s} {r['images_per_s']:9.2f} images/s  {ratio}  warm-up {r['warmup_s']:7.1f} s  "
+                    f"peak {r['peak_bytes'] / 2**30:6.2f} GiB")
+            peak = peak_flops(dev) if cuda else None
+            if flops and peak:
+                line += f"  MFU {flops / r['step_s'] / peak:6.1%}"
+            elif flops:
+                line += f"  {flops / r['step_s'] / 1e9:7.1f} GFLOP/s"
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

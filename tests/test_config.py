@@ -46,7 +46,6 @@ def test_unknown_key_wrong_type_missing_key():
     ("lr", 0.0, "greater than 0, found 0.0"),
     ("ema_rate", 1.0, "less than 1, found 1.0"),
     ("ckpt_every", -5, "greater than or equal to 1, found -5"),
-    ("skip_threshold", -2.0, "greater than or equal to -1, found -2.0"),
 ])
 def test_numbers_are_range_checked(key, value, expected):
     with pytest.raises(SpecError, match=rf"presets\.tiny\.training\.tiny\.{key}: Input should be {expected}"):

@@ -221,3 +221,20 @@ def test_numerical_failure_is_one_line(capsys):
     assert e.value.code == 2
     assert capsys.readouterr().err == ("error: numerical failure: non-finite ELBO in the batch starting at image 0; "
                                        "check the learning rate and the input files, then rerun\n")
+
+
+def test_a_preempted_training_exits_75_naming_the_saved_state(capsys):
+    """The training loop saved its state and raised Preempted: one line, status 75 ("resumable")."""
+    import signal
+
+    from mrgen.errors import Preempted
+    from mrgen.stage import guarded
+
+    def preempted():
+        raise Preempted(signal.SIGUSR1, 120, "work/tiny/digits-x1/latest.pt")
+    with pytest.raises(SystemExit) as e:
+        guarded(preempted)
+    assert e.value.code == 75
+    assert capsys.readouterr().err == ("interrupted by SIGUSR1 at step 120; training state saved to "
+                                       "work/tiny/digits-x1/latest.pt; rerun the same command to resume "
+                                       "(exit status 75)\n")
