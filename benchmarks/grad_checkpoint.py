@@ -25,12 +25,14 @@ def measure(checkpointing: bool, batch: int, steps: int, precision: str) -> dict
 
     from mrgen.config.spec import load
     from mrgen.models.hvae import VAE, HVAEConfig
-    from mrgen.train.loop import autocast
+    from mrgen.train.accel import Accel
+    from mrgen.train.dist import Dist
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
     cfg = HVAEConfig.from_dict({**load(preset="paper").p["models"]["vdvae_cifar10"], "image_size": 32,
                                 "image_channels": 3, "likelihood": "dmol"})
+    accel = Accel({"precision": precision, "channels_last": False, "tf32": False, "compile": False}, Dist(device=device))
     model = VAE(cfg).to(device).set_grad_checkpoint(checkpointing)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5, betas=(0.9, 0.9))
     for p in model.parameters():
@@ -39,7 +41,7 @@ def measure(checkpointing: bool, batch: int, steps: int, precision: str) -> dict
     x = torch.rand(batch, 3, 32, 32, device=device) * 2 - 1
 
     def step():
-        with autocast(device, precision):
+        with accel.autocast():
             loss = model(x, x)["elbo"].mean()
         opt.zero_grad(set_to_none=False)
         loss.backward()

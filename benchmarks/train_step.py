@@ -95,7 +95,7 @@ def measure(config: str, mode: str, batch: int, steps: int, warm: int, count_flo
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
         t0 = time.perf_counter()
-        for i in range(warm):
+        for _ in range(warm):
             s, pair = next(feed)
             f.step(s, pair)
         if cuda:

@@ -9,6 +9,7 @@ import json
 
 import torch
 
+from mrgen.config.spec import SpecError
 from mrgen.data.loader import Batches
 from mrgen.data.prepared import DataError, Prepared
 from mrgen.io import save_torch, write_curve
@@ -42,6 +43,9 @@ def body(ctx):
     if data.meta["shape"] != [ds["image_size"], ds["image_size"], ds["channels"]]:
         raise DataError(f"{data.root}/meta.json: shape {data.meta['shape']} does not match params "
                         f"{[ds['image_size'], ds['image_size'], ds['channels']]}")
+    if part == "gan" and t["grad_checkpoint"]:
+        raise SpecError(f"{spec.source}: {spec.key('wavelet_training', wm['parts'][part]['training'], 'grad_checkpoint')}: "
+                        f"the GAN generator has no per-block checkpointing; expected false, found true")
     torch.set_num_threads(t["threads"])
     seed = wm["seed"]
     dist = distributed.setup()

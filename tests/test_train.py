@@ -158,6 +158,12 @@ def test_wavelet_options_keep_the_loss_curve(tmp_path, which, option, value, rto
     np.testing.assert_allclose(curve(got, key), curve(ref, key), rtol=rtol, atol=0)
 
 
+def test_score_grad_checkpointing_keeps_the_loss_curve(tmp_path):
+    _, ref = part(tmp_path, "full", "ref")
+    _, got = part(tmp_path, "full", "ckpt", grad_checkpoint=True)
+    np.testing.assert_allclose(curve(got, "loss"), curve(ref, "loss"), rtol=1e-5, atol=0)
+
+
 @pytest.mark.slow
 def test_compiled_training_keeps_the_loss_curve(tmp_path):
     _, ref = hvae(tmp_path, "ref", iters=4)

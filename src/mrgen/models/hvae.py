@@ -22,9 +22,9 @@ from dataclasses import dataclass, fields
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
 
 from mrgen.models import noise
+from mrgen.models.recompute import run_checkpointed
 from mrgen.models.layers import Layer, parse_layers  # noqa: F401  (re-exported: the layer-string grammar)
 
 
@@ -91,13 +91,6 @@ def conv(cin: int, cout: int, k: int, zero: bool = False, scale: float = 1.0) ->
 def unit_norm(x, eps: float = 1e-6):
     """Table 2's normalised state: every sample's state rescaled to L2 norm 1 (a flat line in Fig 5)."""
     return x / (x.flatten(1).norm(dim=1).view(-1, 1, 1, 1) + eps)
-
-
-def run_checkpointed(fn, *args, enabled: bool):
-    """Gradient checkpointing of one block application (recomputed in backward, same RNG draws)."""
-    if enabled and torch.is_grad_enabled():
-        return checkpoint(fn, *args, use_reentrant=False)
-    return fn(*args)
 
 
 class Block(nn.Module):

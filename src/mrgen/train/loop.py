@@ -118,42 +118,45 @@ def fit(family, batches: Batches, t: dict, work: Path, fingerprint: str, dist: D
         dist.barrier()
 
     steps = range(state.step, t["iters"])
-    with StopRequest() as stop, prefetched(batches, steps, dist.device, t["prefetch"]) as feed:
-        # the bar's first line says the loop now answers SIGTERM / SIGUSR1 with a checkpoint
-        bar = progress(None, total=t["iters"], initial=state.step, desc=desc) if dist.main else None
-        for step, batch in feed:
-            out = family.step(step, batch)
-            if "ok" in out:
-                skipped += ~out.pop("ok")
-            state.step = step + 1
-            last = state.step == t["iters"]
-            if state.step % t["log_every"] == 0 or last or state.step % t["ckpt_every"] == 0:
-                state.skipped += int(skipped.item())
-                skipped.zero_()
-            if state.step % t["log_every"] == 0 or last:
-                row = {"step": state.step}
-                for k, v in out.items():
-                    v = v.item() if torch.is_tensor(v) else v
-                    row[k] = dist.all_mean(v) if k in family.averaged else v
-                if family.skips:
-                    row["skipped"] = state.skipped
-                row.update(family.at_log(state.step, last))
-                state.curve.append({k: row.get(k) for k in family.fields})
+    bar = None
+    try:
+        with StopRequest() as stop, prefetched(batches, steps, dist.device, t["prefetch"]) as feed:
+            # the bar's first line says the loop now answers SIGTERM / SIGUSR1 with a checkpoint
+            bar = progress(None, total=t["iters"], initial=state.step, desc=desc) if dist.main else None
+            for step, batch in feed:
+                out = family.step(step, batch)
+                if "ok" in out:
+                    skipped += ~out.pop("ok")
+                state.step = step + 1
+                last = state.step == t["iters"]
+                if state.step % t["log_every"] == 0 or last or state.step % t["ckpt_every"] == 0:
+                    state.skipped += int(skipped.item())
+                    skipped.zero_()
+                if state.step % t["log_every"] == 0 or last:
+                    row = {"step": state.step}
+                    for k, v in out.items():
+                        v = v.item() if torch.is_tensor(v) else v
+                        row[k] = dist.all_mean(v) if k in family.averaged else v
+                    if family.skips:
+                        row["skipped"] = state.skipped
+                    row.update(family.at_log(state.step, last))
+                    state.curve.append({k: row.get(k) for k in family.fields})
+                    if bar is not None:
+                        bar.set_postfix({family.fields[1]: f"{row[family.fields[1]]:.4f}"}, refresh=False)
                 if bar is not None:
-                    bar.set_postfix({family.fields[1]: f"{row[family.fields[1]]:.4f}"}, refresh=False)
-            if bar is not None:
-                bar.update(1)
-            if last:
-                break
-            if state.step % t["ckpt_every"] == 0:
-                save()
-            if signum := stop.agreed(dist, state.step):
-                state.skipped += int(skipped.item())
-                skipped.zero_()
-                save()
-                raise Preempted(signum, state.step, work / LATEST)
-    if bar is not None:
-        bar.close()
+                    bar.update(1)
+                if last:
+                    break
+                if state.step % t["ckpt_every"] == 0:
+                    save()
+                if signum := stop.agreed(dist, state.step):
+                    state.skipped += int(skipped.item())
+                    skipped.zero_()
+                    save()
+                    raise Preempted(signum, state.step, work / LATEST)
+    finally:
+        if bar is not None:
+            bar.close()
     if dist.main:
         finish_resumable(work)
     return state

@@ -1,8 +1,4 @@
-"""The wavelet paper's families for the one training loop (mrgen.train.loop.fit): score parts and WMGM's GAN.
-
-See mrgen.train.hvae for what a family provides. The weights come from the model's seed (identical on every
-rank); the training noise then from seed + rank.
-"""
+"""The wavelet paper's families for the one training loop (mrgen.train.family): score parts and WMGM's GAN."""
 from __future__ import annotations
 
 import torch
@@ -11,6 +7,7 @@ from mrgen.models.wavelet import losses, methods
 from mrgen.models.wavelet.gan import Discriminator, init_weights
 from mrgen.train.accel import Accel
 from mrgen.train.dist import Dist
+from mrgen.train.family import OneNetwork
 from mrgen.train.recipe import Update, adamw, frozen_copy, update_ema, warmup
 
 
@@ -19,27 +16,16 @@ def images(batch) -> torch.Tensor:
     return (batch[1] + 1) / 2
 
 
-class Score:
-    """A score part (SGM, WSGM and WMGM's LL model): eps-prediction MSE on its band, AdamW, warm-up, clip and
-    skip, EMA (the EMA is what samples)."""
+class Score(OneNetwork):
+    """A score part (SGM, WSGM and WMGM's LL model): eps-prediction MSE on its band, AdamW (0.9, 0.999),
+    warm-up, clip and skip, EMA (the EMA is what samples)."""
     fields = ("step", "loss", "grad_norm", "skipped", "lr")
     averaged = {"loss"}
-    skips = True
 
     def __init__(self, part: str, net, t: dict, levels: int, std, horizon: float, schedule: str, seed: int,
                  dist: Dist = Dist()):
-        self.part, self.t, self.levels, self.std, self.horizon, self.schedule = part, t, levels, std, horizon, schedule
-        self.accel = Accel(t, dist)
-        self.model = self.accel.place(net)
-        self.ema = frozen_copy(self.model)
-        self.opt = adamw(self.model.parameters(), t, betas=(0.9, 0.999))
-        self.sched = warmup(self.opt, t["warmup_iters"])
-        self.update = Update(self.model.parameters(), self.opt, self.sched, t, dist)
-        self.net = self.accel.wrap(self.model)
-        torch.manual_seed(seed + dist.rank)
-
-    def objects(self) -> dict:
-        return {"model": self.model, "ema": self.ema, "opt": self.opt, "sched": self.sched}
+        self.part, self.levels, self.std, self.horizon, self.schedule = part, levels, std, horizon, schedule
+        super().__init__(net, t, seed, dist, betas=(0.9, 0.999))
 
     def step(self, step: int, batch) -> dict:
         x0, cond = methods.training_pair(self.part, images(batch), self.levels, self.std)
@@ -47,14 +33,7 @@ class Score:
         cond = None if cond is None else self.accel.inputs(cond)
         with self.accel.autocast():
             loss = losses.score(self.net, x0, self.horizon, self.schedule, cond)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm, ok = self.update(loss)
-        update_ema(self.ema, self.model, self.t["ema_rate"], ok)
-        return {"loss": loss.detach(), "grad_norm": norm, "lr": self.update.lr, "ok": ok}
-
-    def at_log(self, step: int, last: bool) -> dict:
-        return {}
+        return {"loss": loss.detach(), **self.descend(loss)}
 
 
 class GAN:

@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass
 
 import torch
+from mrgen.models.recompute import run_checkpointed
 from torch import nn
 from torch.nn import functional as F
 
@@ -163,16 +164,23 @@ class ScoreUNet(nn.Module):
                     res *= 2
                 self.output_blocks.append(Level(layers))
         self.out = nn.Sequential(norm(ch), nn.SiLU(), zero(nn.Conv2d(ch, cfg.out_channels, 3, padding=1)))
+        self.grad_checkpoint = False
+
+    def set_grad_checkpoint(self, on: bool) -> "ScoreUNet":
+        """Recompute every level's blocks in the backward pass instead of storing their activations."""
+        self.grad_checkpoint = on
+        return self
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None, horizon: float = 5.0):
         if cond is not None:
             x = torch.cat([x, cond], dim=1)
         emb = self.time_embed(timestep_embedding(t * (1000.0 / horizon), self.cfg.channels))
         hs, h = [], x
+        on = self.grad_checkpoint
         for block in self.input_blocks:
-            h = block(h, emb)
+            h = run_checkpointed(block, h, emb, enabled=on)
             hs.append(h)
-        h = self.middle(h, emb)
+        h = run_checkpointed(self.middle, h, emb, enabled=on)
         for block in self.output_blocks:
-            h = block(torch.cat([h, hs.pop()], dim=1), emb)
+            h = run_checkpointed(block, torch.cat([h, hs.pop()], dim=1), emb, enabled=on)
         return self.out(h)
