@@ -166,8 +166,8 @@ def test_score_grad_checkpointing_keeps_the_loss_curve(tmp_path):
 
 @pytest.mark.slow
 def test_compiled_training_keeps_the_loss_curve(tmp_path):
-    _, ref = hvae(tmp_path, "ref", iters=4)
-    _, got = hvae(tmp_path, "compiled", iters=4, compile=True)
+    _, ref = hvae(tmp_path, "ref", iters=3)
+    _, got = hvae(tmp_path, "compiled", iters=3, compile=True)
     np.testing.assert_allclose(curve(got, "elbo"), curve(ref, "elbo"), rtol=1e-4, atol=0)
 
 
@@ -225,7 +225,7 @@ def test_sigterm_stops_the_train_stage_with_status_75_and_the_rerun_resumes_bit_
     the uninterrupted run's weights. (One process: the loop tests above, and test_stage for the status.)"""
     gpus = 2
     params = repo / "params.yaml"
-    params.write_text(params.read_text().replace("iters: 250", f"iters: 200\n        gpus: {gpus}")
+    params.write_text(params.read_text().replace("iters: 250", f"iters: 120\n        gpus: {gpus}")
                       .replace("ckpt_every: 100", "ckpt_every: 1000"))
     sh("mrgen fetch --preset tiny digits && mrgen prepare --preset tiny digits", repo)
     cmd = ["mrgen", "train", "--preset", "tiny", "digits-x1"]
