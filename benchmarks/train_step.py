@@ -94,20 +94,18 @@ def measure(config: str, mode: str, batch: int, steps: int, warm: int, count_flo
         if cuda:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
-        t0 = time.perf_counter()
-        for _ in range(warm):
-            s, pair = next(feed)
-            f.step(s, pair)
-        if cuda:
-            torch.cuda.synchronize()
-        first = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            s, pair = next(feed)
-            f.step(s, pair)
-        if cuda:
-            torch.cuda.synchronize()
-        per_step = (time.perf_counter() - t0) / steps
+
+        def timed(k: int) -> float:
+            """Seconds for k steps, the device drained before and after."""
+            t0 = time.perf_counter()
+            for _ in range(k):
+                s, pair = next(feed)
+                f.step(s, pair)
+            if cuda:
+                torch.cuda.synchronize()
+            return time.perf_counter() - t0
+        first = timed(warm)
+        per_step = timed(steps) / steps
     peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     name = torch.cuda.get_device_name() if cuda else f"cpu ({torch.get_num_threads()} threads)"
     return {"device": name, "images_per_s": n / per_step, "warmup_s": first, "peak_bytes": peak,
