@@ -9,11 +9,14 @@ from pathlib import Path
 
 import yaml
 
+from mrgen.cluster import merge, snakemake_resources
+from mrgen.config.schema import Site
 from mrgen.config.spec import Spec, SpecError
 from mrgen.io import short_reason
 from mrgen.paths import ROOT, Paths
 from mrgen.registry import KINDS, Kind, Stage, stages
 
+RETRIES = 3                     # attempts after the first for a resumable job (time limits, preemption)
 HEADER = ("# GENERATED from params.yaml by `mrgen dag` (the stage registry, mrgen.registry); do not edit.\n"
           "# Preset {preset}. tests/test_dag.py checks that it is fresh and that Snakemake sees the same DAG.\n")
 
@@ -72,9 +75,12 @@ class SnakemakeDAG:
     """What the Snakefile's rule loop asks: per kind, the instances, output pattern, log pattern,
     inputs, params, resources and command of `{name}`."""
 
-    def __init__(self, spec: Spec):
+    def __init__(self, spec: Spec, site: Site | None = None):
         self.spec = spec
         self.instances = {(st.kind, st.name): st for st in stages(spec)}
+        site = site or Site()
+        self.jobs = {key: merge(st.resources, site, spec.preset, st.kind, KINDS[st.kind].gpus is not None)
+                     for key, st in self.instances.items()}
 
     def kinds(self) -> list[Kind]:
         """Kinds with at least one instance in this preset."""
@@ -104,11 +110,23 @@ class SnakemakeDAG:
             return json.dumps({k: self.spec.lookup(k) for k in st.params}, sort_keys=True)
         return f
 
-    def resource(self, kind: str, field: str):
-        return lambda wc: getattr(self.instances[(kind, wc.name)].resources, field)
+    def resources(self, kind: str) -> dict:
+        """The rule's resources (cluster.snakemake_resources, per instance): the keys one instance sets, as
+        callables of the wildcards. Every instance of a kind sets the same keys (site keys are per kind)."""
+        resumable = KINDS[kind].resumable
+        first = next(res for (k, _), res in self.jobs.items() if k == kind)
+
+        def one(key):
+            return lambda wc: snakemake_resources(self.jobs[(kind, wc.name)], resumable)[key]
+        return {key: one(key) for key in snakemake_resources(first, resumable)}
 
     def threads(self, kind: str):
-        return lambda wc: self.instances[(kind, wc.name)].resources.cpus
+        return lambda wc: self.jobs[(kind, wc.name)].cpus
+
+    def retries(self, kind: str) -> int:
+        """Only a resumable kind is retried (a time limit or preemption resumes it from its checkpoint); bad
+        input fails the same way every time."""
+        return RETRIES if KINDS[kind].resumable else 0
 
     def targets(self) -> list[str]:
         return [o.path for st in self.instances.values() for o in st.outs]

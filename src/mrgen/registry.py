@@ -67,6 +67,7 @@ class Kind:
     params: Callable[[Spec, str], list[str]]                # dotted params.yaml keys it reads
     local: bool = False                                     # cheap: runs where the engine runs, never as a job
     gpus: Callable[[Spec, str], int] | None = None          # per-instance GPUs (train), else resources'
+    resumable: bool = False                                 # SIGTERM/SIGUSR1: checkpoint, exit 75; a rerun resumes
     code: tuple[str, ...] = ()                              # globs added to (with "!": removed from) its imports
 
 
@@ -78,7 +79,7 @@ def command(kind: str, preset: str, name: str) -> str:
 # Modules whose edits change no stage's numbers (they load params, run the contract, write records):
 # never a code dependency, so editing them reruns nothing; records carry the git commit.
 INFRASTRUCTURE = ("mrgen.config", "mrgen.registry", "mrgen.stage", "mrgen.provenance", "mrgen.io", "mrgen.paths",
-                  "mrgen.errors", "mrgen.dag", "mrgen.cli", "mrgen.times", "mrgen.__main__")
+                  "mrgen.errors", "mrgen.dag", "mrgen.cli", "mrgen.times", "mrgen.cluster", "mrgen.__main__")
 
 
 def _module_file(module: str) -> Path | None:
@@ -330,7 +331,8 @@ _KINDS = [
          deps=lambda s, r: [s.paths.prepared(s.run(r)["dataset"])],
          outs=_model_outs,
          params=_run_params,
-         gpus=lambda s, r: s.p["training"][s.run(r)["training"]]["gpus"]),
+         gpus=lambda s, r: s.p["training"][s.run(r)["training"]]["gpus"],
+         resumable=True),
     Kind("evaluate", instances=lambda s: list(s.p["runs"]),
          deps=lambda s, r: [s.paths.prepared(s.run(r)["dataset"]), f"{s.paths.model_dir(r)}/ema.pt"],
          outs=lambda pa, r: [Out(f"{pa.metrics_dir(r)}/nll.json", cache=False, kind="metric"),
@@ -360,7 +362,8 @@ _KINDS = [
          deps=_wtrain_deps,
          outs=_model_outs,
          params=_wtrain_params,
-         gpus=lambda s, n: s.p["wavelet_training"][_wtrain_recipe(s, n)]["gpus"]),
+         gpus=lambda s, n: s.p["wavelet_training"][_wtrain_recipe(s, n)]["gpus"],
+         resumable=True),
     Kind("wsample", instances=lambda s: list(wavelet_settings(s)),
          deps=_wsample_deps,
          outs=lambda pa, n: [Out(pa.samples_dir(n), directory=True),

@@ -1,13 +1,17 @@
 # Every stage kind of the registry as one rule, in one loop: instances, inputs, output and log patterns,
 # params, resources and the command all come from mrgen.registry, the same declaration dvc.yaml is
 # generated from (tests/test_dag.py checks both engines see one PIPELINE).
+from mrgen.cluster import load_site
 from mrgen.dag import SnakemakeDAG, refresh_params_files
+from mrgen.registry import KINDS
 
 # DVC reads each stage's params from pipelines/<preset>/params/<kind>-<name>.json (its params stage
 # writes them from params.yaml); bring them up to date before planning, so `dvc commit` after this run
 # records the params that ran.
 try:
-    PIPELINE = SnakemakeDAG(SPEC)             # SPEC: the validated params of the Snakefile
+    # SPEC: the validated params of the Snakefile; the site's scheduler settings (README, "Running on a
+    # cluster"): workflow/site.yaml, or the file `--config site=PATH` names
+    PIPELINE = SnakemakeDAG(SPEC, load_site(config.get("site"), frozenset(KINDS)))
     refresh_params_files(SPEC, PIPELINE.instances.values())
 except SpecError as e:
     sys.stderr.write(f"error: {e}\n")
@@ -31,11 +35,8 @@ for _kind in PIPELINE.kinds():
             spec=PIPELINE.params_json(_kind.name),
         wildcard_constraints: name=PIPELINE.names(_kind.name)
         threads: PIPELINE.threads(_kind.name)
-        resources:
-            runtime=PIPELINE.resource(_kind.name, "runtime"),
-            mem_mb=PIPELINE.resource(_kind.name, "mem_mb"),
-            gpu=PIPELINE.resource(_kind.name, "gpus"),
-            cpus_per_task=PIPELINE.resource(_kind.name, "cpus"),
+        resources: **PIPELINE.resources(_kind.name)
+        retries: PIPELINE.retries(_kind.name)
         localrule: _kind.local
         conda: "../envs/mrgen.yaml"
         shell: PIPELINE.SHELL

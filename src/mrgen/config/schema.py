@@ -298,12 +298,50 @@ class Evaluation(Strict):
     samples: SamplesEval                           # Fig 6
 
 
+SLURM_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"          # partition, account, QOS, GPU type: one word
+SlurmName = Annotated[str, StringConstraints(pattern=SLURM_NAME, max_length=100)]
+# a node feature expression: features joined by & | , with optional [..] groups and *count (sbatch -C)
+Constraint = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\[\]()&|,*:-]+$", max_length=200)]
+
+
 class Resources(Strict):
-    """What one job of a stage kind asks a scheduler for (Snakemake resources; Slurm via its profile)."""
+    """What one job of a stage kind asks a scheduler for (Snakemake resources; sbatch through the Slurm
+    profile). The defaults fit an ordinary GPU node; a site changes any key in workflow/site.yaml."""
     cpus: Annotated[int, Field(ge=1, le=256)] = 1
     mem_mb: Annotated[int, Field(ge=100)] = 2000
-    runtime: Annotated[int, Field(ge=1)] = 30      # minutes
+    runtime: Annotated[int, Field(ge=1)] = 30      # minutes (sbatch -t)
     gpus: Annotated[int, Field(ge=0, le=64)] = 0   # train, wtrain: ignored, they ask for their recipe's gpus
+    nodes: Literal[1] = 1                          # one node: torchrun's workers share it (no multi-node DDP)
+    partition: SlurmName | None = None             # None: the cluster's default partition
+    account: SlurmName | None = None
+    qos: SlurmName | None = None
+    constraint: Constraint | None = None           # sbatch -C, e.g. "a100|h100"
+    gpu_type: SlurmName | None = None              # the gres type: --gpus=<type>:<n>
+
+
+class SiteResources(Strict):
+    """A site's override of some keys of `Resources` (workflow/site.yaml): what is not given stays."""
+    cpus: Annotated[int, Field(ge=1, le=256)] | None = None
+    mem_mb: Annotated[int, Field(ge=100)] | None = None
+    runtime: Annotated[int, Field(ge=1)] | None = None
+    gpus: Annotated[int, Field(ge=0, le=64)] | None = None
+    partition: SlurmName | None = None
+    account: SlurmName | None = None
+    qos: SlurmName | None = None
+    constraint: Constraint | None = None
+    gpu_type: SlurmName | None = None
+
+
+class SiteLevel(Strict):
+    """Site overrides at one level: `default` for every stage kind, `kinds.<kind>` for one (its keys win)."""
+    default: SiteResources = SiteResources()
+    kinds: dict[Name, SiteResources] = {}
+
+
+class Site(SiteLevel):
+    """workflow/site.yaml: a cluster's settings merged key by key over params.yaml's resources;
+    `presets.<p>` holds overrides for one preset only, applied last."""
+    presets: dict[Name, SiteLevel] = {}
 
 
 class Preset(Strict):

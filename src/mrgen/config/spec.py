@@ -56,7 +56,7 @@ def _dotted(loc) -> str:
     return ".".join(p for p in parts if not p.startswith(("function-", "literal[", "[key]")))
 
 
-def _one_line(source, e: ValidationError, prefix: str = "") -> SpecError:
+def one_line(source, e: ValidationError, prefix: str = "") -> SpecError:
     err = e.errors(include_url=False)[0]
     key = ".".join(x for x in (prefix, _dotted(err["loc"])) if x)
     msg = err["msg"].removeprefix("Value error, ")
@@ -94,7 +94,7 @@ def _resolve_models(source, preset: str, entries: dict) -> dict[str, Model]:
         try:
             out[name] = Model(**merged(name, []))
         except ValidationError as e:
-            raise _one_line(source, e, f"presets.{preset}.models.{name}") from None
+            raise one_line(source, e, f"presets.{preset}.models.{name}") from None
     return out
 
 
@@ -116,7 +116,7 @@ class Spec:
         try:
             self.params = Params.model_validate(raw)
         except ValidationError as e:
-            raise _one_line(self.source, e) from None
+            raise one_line(self.source, e) from None
         for given in (self.params.preset, preset):
             if given is not None and given not in self.params.presets:
                 raise SpecError(f"{self.source}: preset: expected one of {sorted(self.params.presets)}, found {given!r}")

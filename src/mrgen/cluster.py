@@ -1,0 +1,89 @@
+"""What each stage instance asks a scheduler for, and in the Slurm executor's words.
+
+Resources are declared once: params.yaml's `presets.<p>.resources.<kind>` (train and wtrain ask for their
+recipe's `gpus`), merged key by key with a site's `workflow/site.yaml` (README, "Running on a cluster"):
+its `default`, then `kinds.<kind>`, then the same two under `presets.<p>`, each overriding only the keys it
+gives. Nothing here changes a result, so none of it is a params dependency of any stage.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from mrgen.config.schema import Resources, Site
+from mrgen.config.spec import SpecError, one_line, read_yaml
+from mrgen.paths import ROOT
+
+SITE_FILE = "workflow/site.yaml"
+SIGNAL_BEFORE_S = 120
+"""A resumable job gets SIGTERM this long before its time limit (`--signal`), to save its checkpoint
+and exit 75 with time to spare; Snakemake's retry then resumes it."""
+
+
+def load_site(path: str | Path | None = None, kinds: frozenset[str] | None = None) -> Site:
+    """The site file (default workflow/site.yaml; absent or empty means no overrides), validated: one line
+    naming the file and key on any error."""
+    shown = str(path or SITE_FILE)
+    p = Path(path) if path else ROOT / SITE_FILE
+    if not p.is_absolute():
+        p = ROOT / p
+    if path is None and not p.exists():
+        return Site()
+    raw = read_yaml(p, shown)
+    if raw is None:
+        return Site()
+    if not isinstance(raw, dict):
+        raise SpecError(f"{shown}: expected a mapping at the top level, found {type(raw).__name__}")
+    try:
+        site = Site.model_validate(raw)
+    except ValidationError as e:
+        raise one_line(shown, e) from None
+    if kinds is not None:
+        levels = [("", site)] + [(f"presets.{p}.", lvl) for p, lvl in site.presets.items()]
+        for prefix, lvl in levels:
+            for kind in lvl.kinds:
+                if kind not in kinds:
+                    raise SpecError(f"{shown}: {prefix}kinds.{kind}: expected a stage kind, one of {sorted(kinds)}")
+    return site
+
+
+def merge(declared: Resources, site: Site, preset: str, kind: str, recipe_gpus: bool) -> Resources:
+    """`declared` with the site's keys over it. A kind whose GPUs are its recipe's (DDP world size, so the
+    numbers) keeps them: a site that names them for that kind gets one line."""
+    out = declared.model_dump()
+    levels = [("", site)] + ([(f"presets.{preset}.", site.presets[preset])] if preset in site.presets else [])
+    for prefix, lvl in levels:
+        for where, over in (("default", lvl.default), (f"kinds.{kind}", lvl.kinds.get(kind))):
+            if over is None:
+                continue
+            given = over.model_dump(exclude_none=True)
+            if recipe_gpus and "gpus" in given:
+                if where != "default":
+                    raise SpecError(f"{SITE_FILE}: {prefix}{where}.gpus: {kind} runs as many DDP workers as its "
+                                    f"training recipe's gpus (params.yaml), which a site cannot change")
+                given.pop("gpus")
+            out.update(given)
+    return Resources(**out)
+
+
+def slurm_extra(res: Resources, resumable: bool) -> str:
+    """sbatch options the executor has no resource for, from validated numbers only: the job's own log is
+    appended across requeues, and a resumable job is warned before its time limit."""
+    extra = ["--open-mode=append"]
+    if resumable:
+        extra.append(f"--signal=TERM@{min(SIGNAL_BEFORE_S, res.runtime * 60 // 4)}")
+    return " ".join(extra)
+
+
+def snakemake_resources(res: Resources, resumable: bool) -> dict:
+    """The Snakemake resources of one job (the Slurm executor's names). Keys the site leaves unset are
+    left out, so sbatch falls back to the cluster's defaults; `gpu_model` is empty when no GPU is asked."""
+    out = {"runtime": res.runtime, "mem_mb": res.mem_mb, "cpus_per_task": res.cpus, "gpu": res.gpus,
+           "nodes": res.nodes, "gpu_model": res.gpu_type if res.gpus and res.gpu_type else "",
+           "slurm_extra": slurm_extra(res, resumable)}
+    for key, name in (("partition", "slurm_partition"), ("account", "slurm_account"), ("qos", "qos"),
+                      ("constraint", "constraint")):
+        if getattr(res, key) is not None:
+            out[name] = getattr(res, key)
+    return out
