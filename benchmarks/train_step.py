@@ -10,6 +10,8 @@ ratio to eager fp32, the first step's time, peak memory (CUDA: the allocator's p
 peak resident set) and, on a GPU, model FLOPs utilisation: the step's FLOPs (torch.utils.flop_counter,
 counted once on the eager fp32 step) per second against the device's published dense bf16 peak.
 Goals on a GPU (issue 11): compiled bf16 >= 1.5x eager fp32 images/s; >= 40 % MFU on the CIFAR10 config.
+With --record on a GPU, each mode's seconds per step are kept in benchmarks/step_times.json, where
+`mrgen plan` takes them ("measured") instead of its FLOP-count estimate.
 """
 import argparse
 import json
@@ -28,6 +30,28 @@ MODES = {                                           # recipe switches per mode
 CONFIGS = ("vdvae-cifar10", "sgm-celebahq", "wmgm-ll", "wmgm-gan")
 BATCH = {"vdvae-cifar10": (16, 4), "sgm-celebahq": (32, 2), "wmgm-ll": (32, 4), "wmgm-gan": (128, 4)}  # (GPU, CPU)
 PEAK_BF16 = {"H100 PCIe": 756e12, "H100": 989.4e12, "H200": 989.4e12, "A100": 312e12, "L40S": 362e12}
+INSTANCE = {"vdvae-cifar10": ("train", "t1-cifar10-vdvae"), "sgm-celebahq": ("wtrain", "sgm-celebahq-full"),
+            "wmgm-ll": ("wtrain", "wsgm-celebahq-ll"), "wmgm-gan": ("wtrain", "wmgm-celebahq-gan")}
+"""The paper-preset stage instance each config trains, whose measured step time `--record` keeps for
+`mrgen plan` (benchmarks/step_times.json, keyed by the model configuration: mrgen.plan.identity_key)."""
+
+
+def record(config: str, gpu_type: str, results: dict, batch: int) -> None:
+    """Keep each mode's seconds per step for `mrgen plan`."""
+    import datetime as dt
+
+    from mrgen.config.spec import load
+    from mrgen.io import write_text
+    from mrgen.plan import MEASURED, identity_key
+    from mrgen.registry import stage
+    spec = load(preset="paper")
+    key = identity_key(spec, stage(spec, *INSTANCE[config]))
+    table = json.loads(MEASURED.read_text()) if MEASURED.is_file() else {}
+    row = table.setdefault(key, {}).setdefault(gpu_type, {})
+    for mode, r in results.items():
+        row[mode] = {"s_per_step": r["step_s"], "batch": batch, "device": r["device"], "config": config,
+                     "date": dt.date.today().isoformat()}
+    write_text(MEASURED, json.dumps(table, indent=1, sort_keys=True) + "\n")
 
 
 def family(config: str, mode: str, batch: int):
@@ -126,6 +150,8 @@ def main():
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=2, help="steps before timing (compilation happens here)")
     ap.add_argument("--batch", type=int, help="per step (default: the paper's per-GPU batch on CUDA, small on CPU)")
+    ap.add_argument("--record", action="store_true",
+                    help="on a GPU: keep the step times in benchmarks/step_times.json for `mrgen plan`")
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--count-flops", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -163,6 +189,10 @@ def main():
             elif flops:
                 line += f"  {flops / r['step_s'] / 1e9:7.1f} GFLOP/s"
             print(line, flush=True)
+        gpu_type = next((k for k in sorted(PEAK_BF16, key=len, reverse=True) if k in dev), None) if cuda else None
+        if a.record and gpu_type:
+            record(config, gpu_type.split()[0], res, batch)
+            print(f"  recorded in benchmarks/step_times.json as {gpu_type.split()[0]}", flush=True)
 
 
 if __name__ == "__main__":

@@ -60,14 +60,43 @@ def repo(tmp_path):
 
 # ---------------------------------------------------------------- the tiny DAG, built once per engine
 SMK = "snakemake --profile workflow/profiles/local"
-# fixture -> (command that runs the whole tiny DAG from an empty copy, smoke scale?). Snakemake builds the
-# main job exactly (the tiny preset as committed); DVC, which runs one stage at a time, builds the same DAG
-# (every stage, command and code path) at smoke scale alongside it, so both fit in CI's time.
-BUILDS = {
-    "smk_built": (SMK, False),
-    "dvc_built": ("dvc repro -q", True),
+SLURM_TARGETS = "results/tiny/tables/t2.md results/tiny/metrics/sgm-photos-n4/fid.json"
+SLURM_ARGS = "--profile workflow/profiles/slurm --config preset=tiny site=site.yaml"   # after the targets
+SLURM_SITE = {                        # what a site file sets, and what the test cluster can check
+    "default": {"account": "mrgen", "mem_mb": 1000},
+    "kinds": {"train": {"gpu_type": "fake", "constraint": "fakegpu", "runtime": 20},
+              "evaluate": {"gpus": 1, "gpu_type": "fake", "partition": "gpu", "runtime": 15},
+              "fid": {"gpus": 1, "mem_mb": 3000}},
 }
 BUILD_TIMEOUT = 60 * 60
+
+
+def slurm_up() -> bool:
+    """A Slurm controller answers and its node takes jobs (scripts/slurm_up.sh)."""
+    try:
+        r = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0 and any(s in ("idle", "mixed", "allocated") for s in r.stdout.split())
+
+
+def slurm_case(repo: Path) -> None:
+    """The cluster tests' slice of the tiny DAG at smoke scale: Table 2's digits panel (fetch, prepare, 2 x
+    train, 2 x evaluate, table) and one FID (wtrain, wsample, fidref, fid); the normalised run trains as two
+    DDP workers (`gpus: 2`, half the per-GPU batch); the site file of SLURM_SITE."""
+    import yaml
+    smoke(repo)
+    path = repo / "params.yaml"
+    raw = yaml.safe_load(path.read_text())
+    tiny = raw["presets"]["tiny"]
+    del tiny["experiments"]["t2"]["panels"]["cifar10"]
+    base = tiny["training"]["tiny"]
+    tiny["training"]["ddp2"] = dict(base, gpus=2, batch_size=base["batch_size"] // 2)
+    tiny["runs"]["digits-x4-normalised"]["training"] = "ddp2"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    (repo / "site.yaml").write_text(yaml.safe_dump(SLURM_SITE))
+
+
 
 
 def smoke(repo: Path) -> None:
@@ -87,15 +116,29 @@ def smoke(repo: Path) -> None:
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
 
 
+# fixture -> (command that runs the DAG in an empty copy, how the copy's params change first). Snakemake
+# builds the main job exactly (the tiny preset as committed); DVC, which runs one stage at a time, builds
+# the same DAG (every stage, command and code path) at smoke scale alongside it, so both fit in CI's time.
+# The cluster tests' slice runs through sbatch and, for comparison, locally.
+BUILDS = {
+    "smk_built": (SMK, None),
+    "dvc_built": ("dvc repro -q", smoke),
+    "slurm_built": (f"timeout -k 10 1500 snakemake {SLURM_TARGETS} {SLURM_ARGS}", slurm_case),
+    "slurm_local": (f"snakemake {SLURM_TARGETS} --profile workflow/profiles/local --config preset=tiny site=site.yaml",
+                    slurm_case),
+}
+NEEDS_SLURM = ("slurm_built",)
+
+
 class Build:
     """One engine running the whole tiny DAG in its own copy of the repository, in the background from
     the moment the session knows a test needs it: the two engines and the unit tests share the cores."""
 
-    def __init__(self, root: Path, cmd: str, at_smoke_scale: bool):
+    def __init__(self, root: Path, cmd: str, prepare=None):
         root.mkdir(parents=True)
         self.repo = copy_repo(root / "repo")
-        if at_smoke_scale:
-            smoke(self.repo)
+        if prepare is not None:
+            prepare(self.repo)
         sh("dvc init -q -f", self.repo)
         self.log = root / "build.log"
         self.cmd = cmd
@@ -129,7 +172,8 @@ class Build:
 
 def pytest_collection_modifyitems(session, config, items):
     """Tests that wait for a build run last, so the unit tests use the cores while the builds start."""
-    items.sort(key=lambda item: any(f in BUILDS or f == "smk_copy" for f in getattr(item, "fixturenames", ())))
+    items.sort(key=lambda item: any(f in BUILDS or f in ("smk_copy", "slurm_copy")
+                                    for f in getattr(item, "fixturenames", ())))
 
 
 def pytest_collection_finish(session):
@@ -137,6 +181,8 @@ def pytest_collection_finish(session):
     wanted = {f for item in session.items for f in getattr(item, "fixturenames", ()) if f in BUILDS}
     if wanted:
         session.config.mrgen_builds_dir = base = Path(tempfile.mkdtemp(prefix="mrgen-builds-"))
+        if not slurm_up():                              # the cluster tests skip (or fail, where required)
+            wanted -= set(NEEDS_SLURM)
         session.config.mrgen_builds = {f: Build(base / f, *BUILDS[f]) for f in sorted(wanted)}
 
 
@@ -148,7 +194,21 @@ def pytest_sessionfinish(session):
 
 
 def _build(request, name: str) -> Path:
-    return request.config.mrgen_builds[name].wait()
+    builds = request.config.mrgen_builds
+    if name in NEEDS_SLURM and name not in builds:
+        need_slurm()
+    return builds[name].wait()
+
+
+def need_slurm() -> None:
+    """Skip a cluster test where no Slurm runs; fail it where the suite says one must (scripts/test.sh
+    brings it up and sets MRGEN_SLURM=required)."""
+    if slurm_up():
+        return
+    msg = "no Slurm cluster answers (bring one up with scripts/slurm_up.sh)"
+    if os.environ.get("MRGEN_SLURM") == "required":
+        pytest.fail(msg)
+    pytest.skip(msg)
 
 
 def commit(repo: Path) -> None:
@@ -178,4 +238,24 @@ def smk_copy(smk_built, tmp_path):
     their mtimes) for a test that edits it."""
     dst = tmp_path / "repo"
     shutil.copytree(smk_built, dst, symlinks=True)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def slurm_built(request):
+    """The cluster slice (`slurm_case`) built through sbatch; its Snakemake output is build.log beside it."""
+    return _build(request, "slurm_built")
+
+
+@pytest.fixture(scope="session")
+def slurm_local(request):
+    """The same slice built by Snakemake on this machine, for comparison."""
+    return _build(request, "slurm_local")
+
+
+@pytest.fixture
+def slurm_copy(slurm_built, tmp_path):
+    """A private copy of the sbatch-built repository for a test that changes it."""
+    dst = tmp_path / "repo"
+    shutil.copytree(slurm_built, dst, symlinks=True)
     return dst

@@ -33,9 +33,16 @@ def snakemake_dag(repo, preset):
         if not m or m.group(1) == "all":
             continue
         fields = dict(re.findall(r"^\s+(input|output): (.*)$", m.group(2), re.M))
-        split = lambda k, fields=fields: frozenset(x.strip() for x in fields.get(k, "").split(",") if x.strip())
-        nodes[m.group(3).strip()] = (split("input"), split("output"))
+        split = lambda k, fields=fields: [x.strip() for x in fields.get(k, "").split(",") if x.strip()]
+        kept = frozenset(x.removesuffix(" (update)") for x in split("output") if x.endswith(" (update)"))
+        nodes[m.group(3).strip()] = (frozenset(split("input")),
+                                     frozenset(x.removesuffix(" (update)") for x in split("output")))
+        KEPT[m.group(3).strip()] = kept
     return nodes
+
+
+KEPT: dict[str, frozenset] = {}
+"""Per command, the outputs Snakemake flags `update` (kept through a failed job): the git-tracked ones."""
 
 
 def path_edges(nodes):

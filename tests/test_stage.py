@@ -205,12 +205,14 @@ def test_a_full_disk_while_saving_a_checkpoint_names_the_file(tmp_path):
     assert e.value.errno == errno.ENOSPC and e.value.filename == "/dev/full"
 
 
-def test_a_log_on_a_full_disk_does_not_break_the_stage(capsys):
-    tee = mrgen.stage._Tee(sys.stderr, __import__("pathlib").Path("/dev/full"))
+def test_a_log_on_a_full_disk_does_not_break_the_stage(capsys, tmp_path):
+    tee = mrgen.stage._Tee(sys.stderr, __import__("pathlib").Path("/dev/full"), tmp_path / "ok.log")
     tee.write("a line\n")
     tee.flush()
     tee.write("another\n")
-    assert tee.file is None and capsys.readouterr().err == "a line\nanother\n"
+    tee.flush()
+    assert len(tee.files) == 1 and capsys.readouterr().err == "a line\nanother\n"
+    assert (tmp_path / "ok.log").read_text() == "a line\nanother\n"      # the other log keeps every line
 
 
 def test_numerical_failure_is_one_line(capsys):

@@ -5,6 +5,8 @@
     mrgen dag [--check]            regenerate (or check) each preset's dvc.yaml and the params JSON schema
     mrgen stages [--preset P]      list the stage instances of a preset
     mrgen times [--preset P]       where the DAG's time goes: wall time per kind, critical path, schedule
+    mrgen plan [--preset P] [--gpu TYPE] [--site FILE] [TARGET ...]
+                                   before launching: jobs, GPU-hours and disk per table / figure and in total
 
 Every error is one line on stderr and exit status 2.
 """
@@ -65,6 +67,15 @@ def _times(preset: str | None, cores: int) -> None:
     print(report(load(preset=preset), cores))
 
 
+def _plan(preset: str | None, gpu: str, site: str | None, targets: list[str]) -> None:
+    from mrgen.cluster import load_site
+    from mrgen.config.spec import load
+    from mrgen.plan import plan, render
+    spec = load(preset=preset)
+    rows, total = plan(spec, targets, load_site(site, frozenset(KINDS)), gpu)
+    print(render(spec, rows, total, gpu))
+
+
 def _version() -> str:
     from importlib import metadata
     try:
@@ -90,8 +101,15 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("times", help="wall time per stage kind from the records, critical path, schedule")
     p.add_argument("--preset")
     p.add_argument("--cores", type=int, default=2, help="cores to schedule the recorded times on (default 2)")
+    p = sub.add_parser("plan", help="jobs, GPU-hours and disk per target before launching")
+    p.add_argument("--preset")
+    p.add_argument("--gpu", default="H100", help="GPU type of the estimate where the site names none (default H100)")
+    p.add_argument("--site", help="the site file (default workflow/site.yaml)")
+    p.add_argument("targets", nargs="*", metavar="TARGET", help="tables / figures (default: all of the preset)")
     args = ap.parse_args(argv)
-    if args.command == "dag":
+    if args.command == "plan":
+        contract.guarded(lambda: _plan(args.preset, args.gpu, args.site, args.targets))
+    elif args.command == "dag":
         contract.guarded(lambda: _dag(args.check))
     elif args.command == "times":
         contract.guarded(lambda: _times(args.preset, args.cores))

@@ -87,3 +87,50 @@ def snakemake_resources(res: Resources, resumable: bool) -> dict:
         if getattr(res, key) is not None:
             out[name] = getattr(res, key)
     return out
+
+
+# ---------------------------------------------------------------- jobs an earlier controller left running
+ACTIVE = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING",
+          "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT")
+
+
+def running_jobs(workdir: Path = ROOT) -> dict[str, tuple[str, str]]:
+    """Slurm jobs of this working directory still queued or running: job id -> ('kind@name', state), from
+    the comment the Slurm executor gives each job (rule_<kind>_wildcards_<name>). Empty where no Slurm
+    answers."""
+    import subprocess
+    try:
+        r = subprocess.run(["squeue", "-h", "--me", "-o", "%i|%T|%k|%Z"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    if r.returncode != 0:
+        return {}
+    out = {}
+    for line in r.stdout.splitlines():
+        parts = line.split("|")
+        if len(parts) != 4 or parts[1] not in ACTIVE or not parts[2].startswith("rule_"):
+            continue
+        jid, state, comment, wd = parts
+        kind, _, name = comment.removeprefix("rule_").partition("_wildcards_")
+        if Path(wd).resolve() == workdir.resolve() and name:
+            out[jid] = (f"{kind}@{name}", state)
+    return out
+
+
+def wait_for_earlier_jobs(dry_run: bool, poll_s: float = 10.0, say=print) -> None:
+    """Before a controller plans: jobs an earlier Snakemake submitted from this folder and that still run
+    (it died, or its login session ended) are waited for, never submitted a second time; what they make is
+    then up to date and not rerun. A dry run only names them."""
+    import time
+    jobs = running_jobs()
+    if not jobs:
+        return
+    for jid, (sid, state) in sorted(jobs.items()):
+        say(f"Slurm job {jid} ({sid}, {state}) was submitted from this folder by an earlier Snakemake"
+            + ("; a run now waits for it" if dry_run else "; waiting for it instead of submitting it again"))
+    while not dry_run and jobs:
+        time.sleep(poll_s)
+        now = running_jobs()
+        for jid in sorted(set(jobs) - set(now)):
+            say(f"Slurm job {jid} ({jobs[jid][0]}) has left the queue")
+        jobs = now

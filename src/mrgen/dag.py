@@ -90,11 +90,16 @@ class SnakemakeDAG:
         """Wildcard constraint: exactly this preset's instances of the kind."""
         return "|".join(sorted(n for k, n in self.instances if k == kind))
 
-    def outputs(self, kind: str) -> list[tuple[str, bool]]:
-        return [(o.path, o.directory) for o in KINDS[kind].outs(self.spec.paths, "{name}")]
+    def outputs(self, kind: str) -> list[tuple[str, str]]:
+        """(pattern, how Snakemake must treat it): "directory"; "keep" for a small git-tracked file (metrics,
+        tables, records, curves), which Snakemake must not delete before the job and puts back if the job
+        fails (its `update` flag: the stage replaces it atomically itself); "" for a large cached file,
+        which DVC's cache holds (`dvc checkout` brings it back)."""
+        return [(o.path, "directory" if o.directory else "" if o.cache else "keep")
+                for o in KINDS[kind].outs(self.spec.paths, "{name}")]
 
     def log(self, kind: str) -> str:
-        return self.spec.paths.log(kind, "{name}")
+        return self.spec.paths.attempt_log(kind, "{name}")
 
     SHELL = "mrgen {params.kind} --preset {params.preset} {wildcards.name:q}"
     """Every rule's command, the same words dvc.yaml runs. Snakemake evaluates `shell:` when a job runs

@@ -88,7 +88,12 @@ class Paths:
         return f"{self.params_dir()}/{kind}-{name}.json"
 
     def log(self, kind: str, name: str) -> str:
+        """Every run of the instance, appended (retries, requeues and successes alike): no engine removes it."""
         return f"logs/{self.preset}/{kind}/{name}.log"
+
+    def attempt_log(self, kind: str, name: str) -> str:
+        """The last run's stderr alone: Snakemake's `log:` (it empties it before a run and shows it on failure)."""
+        return f"logs/{self.preset}/{kind}/{name}.attempt.log"
 
     def lock(self, kind: str, name: str) -> str:
         return f"work/{self.preset}/.locks/{kind}-{name}.lock"

@@ -133,28 +133,30 @@ def _commit(stage: Stage, staging: Path) -> None:
 
 
 class _Tee:
-    """stderr to the terminal (or the engine's log) and to logs/<preset>/<kind>/<name>.log."""
+    """stderr to the terminal (or the engine's output) and appended to log files: the instance's history
+    (logs/<preset>/<kind>/<name>.log) and its last run's (Snakemake's `log:`, emptied by it before a run)."""
 
-    def __init__(self, stream, log: Path):
-        log.parent.mkdir(parents=True, exist_ok=True)
-        self.stream, self.file = stream, open(log, "a", buffering=1)
+    def __init__(self, stream, *logs: Path):
+        self.stream, self.files = stream, []
+        for log in logs:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            self.files.append(open(log, "a", buffering=1))
+
+    def _each(self, op):
+        for f in list(self.files):
+            try:
+                op(f)
+            except OSError:                     # a full disk: keep the terminal, stop that log copy
+                self.files.remove(f)
 
     def write(self, s):
         self.stream.write(s)
-        if self.file is not None:
-            try:
-                self.file.write(s)
-            except OSError:                     # a full disk: keep the terminal, stop the log copy
-                self.file = None
+        self._each(lambda f: f.write(s))
         return len(s)
 
     def flush(self):
         self.stream.flush()
-        if self.file is not None:
-            try:
-                self.file.flush()
-            except OSError:
-                self.file = None
+        self._each(lambda f: f.flush())
 
     def isatty(self):
         return self.stream.isatty()
@@ -259,6 +261,6 @@ def _fail(line: str):
 
 
 def tee_log(spec: Spec, stage: Stage) -> None:
-    """From here on, this process's stderr also goes to the instance's log file."""
+    """From here on, this process's stderr also goes to the instance's log files."""
     if not isinstance(sys.stderr, _Tee):
-        sys.stderr = _Tee(sys.stderr, ROOT / stage.log)
+        sys.stderr = _Tee(sys.stderr, ROOT / stage.log, ROOT / spec.paths.attempt_log(stage.kind, stage.name))

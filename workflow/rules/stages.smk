@@ -1,7 +1,7 @@
 # Every stage kind of the registry as one rule, in one loop: instances, inputs, output and log patterns,
 # params, resources and the command all come from mrgen.registry, the same declaration dvc.yaml is
 # generated from (tests/test_dag.py checks both engines see one PIPELINE).
-from mrgen.cluster import load_site
+from mrgen.cluster import load_site, wait_for_earlier_jobs
 from mrgen.dag import SnakemakeDAG, refresh_params_files
 from mrgen.registry import KINDS
 
@@ -20,6 +20,15 @@ except OSError as e:
     sys.stderr.write(f"error: {e.filename or 'pipelines/'}: cannot write DVC's params files: {e.strerror}\n")
     sys.exit(2)
 
+# How each output is flagged (SnakemakeDAG.outputs): a small git-tracked file is `update`d in place, never
+# deleted before the job or left deleted by a failed one
+_FLAG = {"directory": directory, "keep": update, "": lambda p: p}
+
+# A controller (not a job's own Snakemake) first waits for jobs an earlier one left running in Slurm, so a
+# restarted Snakemake never submits a running training a second time (README, "Running on a cluster").
+if workflow.is_main_process:
+    wait_for_earlier_jobs(dry_run=workflow.dryrun, say=lambda line: sys.stderr.write(line + "\n"))
+
 # Directive values are evaluated here, per kind; `shell:` is evaluated when a job runs, so it reads the
 # kind and preset from params.
 for _kind in PIPELINE.kinds():
@@ -27,7 +36,7 @@ for _kind in PIPELINE.kinds():
     rule:
         name: _kind.name
         input: PIPELINE.inputs(_kind.name)
-        output: [directory(p) if d else p for p, d in PIPELINE.outputs(_kind.name)]
+        output: [_FLAG[how](p) for p, how in PIPELINE.outputs(_kind.name)]
         log: PIPELINE.log(_kind.name)
         params:
             kind=_kind.name,
