@@ -95,6 +95,7 @@ def slurm_case(repo: Path) -> None:
     tiny["runs"]["digits-x4-normalised"]["training"] = "ddp2"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     (repo / "site.yaml").write_text(yaml.safe_dump(SLURM_SITE))
+    sh("mrgen dag", repo)                               # a panel fewer: dvc.yaml's table-t2 follows
 
 
 

@@ -103,3 +103,13 @@ def test_plan_prefers_a_recorded_measurement_and_says_so():
     assert seconds_per_step(spec, st, Resources(), "H100", measured) == (0.25, "measured")
     s, source = seconds_per_step(spec, st, Resources(), "A100", measured)
     assert source == "estimate" and s > 0
+
+
+@pytest.mark.parametrize("argv, mode", [
+    (["--profile", "workflow/profiles/slurm"], "run"), (["-n", "--profile", "workflow/profiles/slurm"], "dry"),
+    (["--unlock", "--profile", "workflow/profiles/slurm"], "other"), (["--touch"], "other"), (["--lint"], "other"),
+    (["--dag"], "other"), (["--no-such-option"], "other"),
+])
+def test_only_a_run_waits_for_an_earlier_controllers_jobs(argv, mode):
+    from mrgen.cluster import snakemake_mode
+    assert snakemake_mode(argv) == mode

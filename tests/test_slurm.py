@@ -178,31 +178,52 @@ def test_time_limit_checkpoints_and_the_retry_resumes(slurm_copy, uninterrupted)
     assert sha(slurm_copy / "models/tiny/digits-x1/ema.pt") == uninterrupted
 
 
-def test_requeue_resumes_in_the_same_job(slurm_copy, uninterrupted):
-    long_run(slurm_copy, 10)
+def interrupt_training(repo: Path, action) -> tuple[str, str, int]:
+    """Run digits-x1's LONG training through Slurm, call `action(job id)` once it is past step 100, and wait
+    for Snakemake: (its output, the job id, its exit status)."""
     proc = subprocess.Popen(f"timeout -k 10 900 snakemake models/tiny/digits-x1/ema.pt {SLURM_ARGS}", shell=True,
-                            cwd=slurm_copy, env=env(slurm_copy), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
-    log = slurm_copy / "logs/tiny/train/digits-x1.log"
+                            cwd=repo, env=env(repo), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    log = repo / "logs/tiny/train/digits-x1.log"
     try:
         deadline = time.time() + 300
         while not (log.is_file() and re.search(r"\b[1-9]\d{2}/1500\b", log.read_text())):  # training, past step 100
             assert time.time() < deadline and proc.poll() is None, "training never started"
             time.sleep(1)
-        jid = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i %k"], capture_output=True, text=True,
-                             check=True).stdout
-        jid = next(line.split()[0] for line in jid.splitlines() if line.endswith("rule_train_wildcards_digits-x1"))
-        subprocess.run(["scontrol", "requeue", jid], check=True)
-        time.sleep(2)                                       # Slurm holds a requeued job ~2 min; release it now
-        subprocess.run(["scontrol", "update", f"JobId={jid}", "StartTime=now"], check=True)
+        queue = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i %k"], capture_output=True, text=True,
+                               check=True).stdout
+        jid = next(line.split()[0] for line in queue.splitlines() if line.endswith("rule_train_wildcards_digits-x1"))
+        action(jid)
         out, _ = proc.communicate(timeout=900)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
-    assert proc.returncode == 0, out[-3000:]
+    return out, jid, proc.returncode
+
+
+def test_requeue_resumes_in_the_same_job(slurm_copy, uninterrupted):
+    long_run(slurm_copy, 10)
+
+    def requeue(jid):
+        subprocess.run(["scontrol", "requeue", jid], check=True)
+        time.sleep(2)                                       # Slurm holds a requeued job ~2 min; release it now
+        subprocess.run(["scontrol", "update", f"JobId={jid}", "StartTime=now"], check=True)
+    out, jid, rc = interrupt_training(slurm_copy, requeue)
+    assert rc == 0, out[-3000:]
     assert list(submitted(out).values()) == ["train@digits-x1"], "Snakemake waited for the requeued job"
     assert show_job(jid)["Restarts"] == "1"
-    text = log.read_text()
+    text = (slurm_copy / "logs/tiny/train/digits-x1.log").read_text()
+    assert "interrupted by SIGTERM" in text and "resuming from" in text
+    assert sha(slurm_copy / "models/tiny/digits-x1/ema.pt") == uninterrupted
+
+
+def test_scancel_is_reported_and_the_retry_resumes(slurm_copy, uninterrupted):
+    long_run(slurm_copy, 10)
+    out, jid, rc = interrupt_training(slurm_copy, lambda jid: subprocess.run(["scancel", jid], check=True))
+    assert rc == 0, out[-3000:]
+    assert re.search(rf"SLURM-job '{jid}' failed, SLURM status is: 'CANCELLED'", out), out[-3000:]
+    assert list(submitted(out).values()) == ["train@digits-x1", "train@digits-x1"]
+    text = (slurm_copy / "logs/tiny/train/digits-x1.log").read_text()
     assert "interrupted by SIGTERM" in text and "resuming from" in text
     assert sha(slurm_copy / "models/tiny/digits-x1/ema.pt") == uninterrupted
 

@@ -240,3 +240,18 @@ def test_a_preempted_training_exits_75_naming_the_saved_state(capsys):
     assert capsys.readouterr().err == ("interrupted by SIGUSR1 at step 120; training state saved to "
                                        "work/tiny/digits-x1/latest.pt; rerun the same command to resume "
                                        "(exit status 75)\n")
+
+
+def test_the_record_names_each_changed_code_file_in_full(tmp_path):
+    """`git.code_changed` lists the stage's code files that differ from the commit, whole paths (porcelain
+    lines start with a space for a change in the work tree, which must not be stripped)."""
+    from mrgen.provenance import git_state
+    for f in ("a.py", "b.py", "c.py"):
+        (tmp_path / f).write_text("x = 1\n")
+    subprocess.run("git init -q && git add -A && git -c user.email=t@t -c user.name=t commit -qm c", shell=True,
+                   cwd=tmp_path, check=True)
+    (tmp_path / "b.py").write_text("x = 2\n")
+    (tmp_path / "c.py").write_text("x = 3\n")
+    subprocess.run(["git", "add", "c.py"], cwd=tmp_path, check=True)
+    state = git_state(["a.py", "b.py", "c.py", "data/x"], root=tmp_path)
+    assert state["code_changed"] == ["b.py", "c.py"] and len(state["commit"]) == 40

@@ -117,6 +117,29 @@ def running_jobs(workdir: Path = ROOT) -> dict[str, tuple[str, str]]:
     return out
 
 
+INFO_ONLY = ("unlock", "touch", "lint", "dag", "rulegraph", "filegraph", "d3dag", "summary", "detailed_summary",
+             "list_rules", "list_target_rules", "list_changes", "list_code_changes", "list_params_changes",
+             "list_input_changes", "cleanup_metadata", "delete_all_output", "delete_temp_output", "report",
+             "archive", "export_cwl", "containerize", "generate_unit_tests", "print_compilation", "cleanup_shadow")
+
+
+def snakemake_mode(argv: list[str]) -> str:
+    """What the Snakemake command `argv` (its arguments, profile included) will do: "run" jobs, a "dry"
+    run, or "other" (unlock, touch, lint, a graph or summary: nothing runs). The Snakefile is read before
+    Snakemake's own settings reach it, so they are read from the command line the same way."""
+    import contextlib
+    import io
+    try:
+        from snakemake.cli import parse_args
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            _, args = parse_args(argv)
+    except (Exception, SystemExit):                    # not a Snakemake command line (an API call): do nothing
+        return "other"
+    if any(getattr(args, flag, None) for flag in INFO_ONLY):
+        return "other"
+    return "dry" if args.dryrun else "run"
+
+
 def wait_for_earlier_jobs(dry_run: bool, poll_s: float = 10.0, say=print) -> None:
     """Before a controller plans: jobs an earlier Snakemake submitted from this folder and that still run
     (it died, or its login session ended) are waited for, never submitted a second time; what they make is

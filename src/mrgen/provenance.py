@@ -22,7 +22,7 @@ def git_state(deps=(), root: Path = ROOT) -> dict:
     dirty with other stages' records, which says nothing about this result)."""
     def git(*args):
         r = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-        return r.stdout.strip() if r.returncode == 0 else ""
+        return r.stdout.rstrip("\n") if r.returncode == 0 else ""     # porcelain lines start with a space
     commit = git("rev-parse", "HEAD") or None
     code = [d for d in deps if d.endswith(".py")]
     changed = sorted(line[3:] for line in git("status", "--porcelain", "--", *code).splitlines()) if commit and code else []

@@ -1,7 +1,7 @@
 # Every stage kind of the registry as one rule, in one loop: instances, inputs, output and log patterns,
 # params, resources and the command all come from mrgen.registry, the same declaration dvc.yaml is
 # generated from (tests/test_dag.py checks both engines see one PIPELINE).
-from mrgen.cluster import load_site, wait_for_earlier_jobs
+from mrgen.cluster import load_site, snakemake_mode, wait_for_earlier_jobs
 from mrgen.dag import SnakemakeDAG, refresh_params_files
 from mrgen.registry import KINDS
 
@@ -26,8 +26,10 @@ _FLAG = {"directory": directory, "keep": update, "": lambda p: p}
 
 # A controller (not a job's own Snakemake) first waits for jobs an earlier one left running in Slurm, so a
 # restarted Snakemake never submits a running training a second time (README, "Running on a cluster").
-if workflow.is_main_process:
-    wait_for_earlier_jobs(dry_run=workflow.dryrun, say=lambda line: sys.stderr.write(line + "\n"))
+# (`--unlock`, `--touch`, `--lint` and the like run nothing: nothing to wait for)
+_MODE = snakemake_mode(sys.argv[1:]) if workflow.is_main_process else "other"
+if _MODE != "other":
+    wait_for_earlier_jobs(dry_run=_MODE == "dry", say=lambda line: sys.stderr.write(f"{line}\n"))
 
 # Directive values are evaluated here, per kind; `shell:` is evaluated when a job runs, so it reads the
 # kind and preset from params.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, field_validator, model_validator
 
 from mrgen.models.layers import parse_layers
 
@@ -319,17 +319,10 @@ class Resources(Strict):
     gpu_type: SlurmName | None = None              # the gres type: --gpus=<type>:<n>
 
 
-class SiteResources(Strict):
-    """A site's override of some keys of `Resources` (workflow/site.yaml): what is not given stays."""
-    cpus: Annotated[int, Field(ge=1, le=256)] | None = None
-    mem_mb: Annotated[int, Field(ge=100)] | None = None
-    runtime: Annotated[int, Field(ge=1)] | None = None
-    gpus: Annotated[int, Field(ge=0, le=64)] | None = None
-    partition: SlurmName | None = None
-    account: SlurmName | None = None
-    qos: SlurmName | None = None
-    constraint: Constraint | None = None
-    gpu_type: SlurmName | None = None
+SiteResources = create_model(                       # a site's override of some keys of Resources: the rest stay
+    "SiteResources", __base__=Strict, __doc__="Keys of `Resources` a site overrides (workflow/site.yaml).",
+    **{n: ((Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation) | None, None)
+       for n, f in Resources.model_fields.items() if n != "nodes"})
 
 
 class SiteLevel(Strict):
