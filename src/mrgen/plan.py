@@ -25,9 +25,16 @@ from mrgen.io import write_text
 from mrgen.paths import ROOT
 from mrgen.registry import KINDS, Stage, stages, wavelet_parts, wavelet_settings
 
-PEAK_BF16 = {"H100": 989.4e12, "H200": 989.4e12, "A100": 312e12, "L40S": 362e12, "V100": 125e12}
-"""Published dense bf16 (V100: fp16) tensor peaks, FLOP/s."""
+PEAK = {                      # published dense peaks, FLOP/s: bf16 tensor cores, TF32 tensor cores, plain fp32
+    "H100": {"bf16": 989.4e12, "tf32": 494.7e12, "fp32": 66.9e12},
+    "H200": {"bf16": 989.4e12, "tf32": 494.7e12, "fp32": 66.9e12},
+    "A100": {"bf16": 312e12, "tf32": 156e12, "fp32": 19.5e12},
+    "L40S": {"bf16": 362.1e12, "tf32": 183.2e12, "fp32": 91.6e12},
+    "V100": {"bf16": 125e12, "tf32": 15.7e12, "fp32": 15.7e12},        # fp16 tensor cores; no TF32
+}
 ASSUMED_MFU = 0.35
+OP_LATENCY_S = 8e-6
+"""An eager step cannot be faster than its kernels' launches: ops x this (compiled: a quarter, for fusion)."""
 MEASURED = ROOT / "benchmarks" / "step_times.json"
 """What `python benchmarks/train_step.py --record` measured on a GPU: {identity key: {GPU type: {mode:
 {"s_per_step", "batch", "device", "date"}}}}, the key naming the model configuration (`identity_key`)."""
@@ -72,20 +79,29 @@ def needed(spec: Spec, target: str, all_stages: list[Stage]) -> list[Stage]:
 
 
 # ---------------------------------------------------------------- FLOPs of one training step
-def _fake_step(build, step) -> tuple[float, int]:
-    """(FLOPs of one training step per image, parameters trained): `build()` returns (trained module,
-    inputs); `step(*inputs)` runs the family's forward and backward passes on them. Counted by
-    torch.utils.flop_counter on fake tensors: shapes only, no memory and no arithmetic, so a 351M-parameter
-    U-Net costs nothing to count. The optimizer's elementwise update is left out (< 0.1 %)."""
+def _fake_step(build, step) -> tuple[float, int, int]:
+    """(FLOPs of one training step per image, parameters trained, operators the step dispatches):
+    `build()` returns (trained module, inputs); `step(*inputs)` runs the family's forward and backward
+    passes on them. Counted by torch.utils.flop_counter on fake tensors: shapes only, no memory and no
+    arithmetic, so a 351M-parameter U-Net costs nothing to count. The optimizer's elementwise update is
+    left out (< 0.1 % of the FLOPs)."""
     from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils.flop_counter import FlopCounterMode
+
+    class Ops(TorchDispatchMode):
+        n = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            Ops.n += 1
+            return func(*args, **(kwargs or {}))
 
     with FakeTensorMode():
         module, inputs = build()
-        with FlopCounterMode(display=False) as fc:
+        with FlopCounterMode(display=False) as fc, Ops():
             step(*inputs)
         n = sum(p.numel() for p in module.parameters())
-    return fc.get_total_flops() / BATCH, n
+    return fc.get_total_flops() / BATCH, n, Ops.n
 
 
 @functools.cache
@@ -133,14 +149,14 @@ def _train_step(spec_key: tuple, kind: str, name: str) -> tuple[float, int]:
     if part != "gan" or t["d_every"] == 1:
         return _fake_step(build, gan_step if part == "gan" else score_step)
     # the discriminator's update on every d_every-th batch, averaged over the batches
-    f_g, n = _fake_step(build, gan_step)
+    f_g, n, ops_g = _fake_step(build, gan_step)
 
     def disc_only(gen, disc, x):
         for j, ll, details in methods.gan_pairs(x, wm["levels"]):
             fake, target = losses.gan_images(gen, ll, details, j)
             losses.discriminator(disc, fake.detach(), target).backward()
-    f_d, _ = _fake_step(build, disc_only)
-    return f_g + f_d / t["d_every"], n
+    f_d, _, ops_d = _fake_step(build, disc_only)
+    return f_g + f_d / t["d_every"], n, ops_g + ops_d // t["d_every"]
 
 
 _SPECS: dict[tuple, Spec] = {}
@@ -164,20 +180,21 @@ def _identity(spec: Spec, st: Stage) -> str:
                       sort_keys=True)
 
 
-def train_step(spec: Spec, st: Stage) -> tuple[float, int]:
-    """(FLOPs per image of one training step, parameters), counted once per configuration ever (CACHE)."""
+def train_step(spec: Spec, st: Stage) -> tuple[float, int, int]:
+    """(FLOPs per image of one training step, parameters, operators per step), counted once per
+    configuration ever (CACHE)."""
     ident = _identity(spec, st)
     try:
         cache = json.loads(CACHE.read_text())
     except (OSError, ValueError):
         cache = {}
-    if ident not in cache:
+    if len(cache.get(ident, ())) != 3:
         key = (id(spec),)
         _SPECS[key] = spec
         cache[ident] = list(_train_step(key, st.kind, st.name))
         write_text(CACHE, json.dumps(cache, sort_keys=True) + "\n")
-    flops, n = cache[ident]
-    return float(flops), int(n)
+    flops, n, ops = cache[ident]
+    return float(flops), int(n), int(ops)
 
 
 def recipe(spec: Spec, st: Stage) -> tuple[str, dict]:
@@ -209,9 +226,16 @@ def seconds_per_step(spec: Spec, st: Stage, res: Resources, gpu: str, measured: 
     row = measured.get(identity_key(spec, st), {}).get(gpu, {}).get(mode(t))
     if row:
         return float(row["s_per_step"]) * t["batch_size"] / int(row["batch"]), "measured"
-    if gpu not in PEAK_BF16:
-        raise SpecError(f"mrgen plan: no published peak for GPU type {gpu!r}; expected one of {sorted(PEAK_BF16)}")
-    return train_step(spec, st)[0] * t["batch_size"] / (PEAK_BF16[gpu] * ASSUMED_MFU), "estimate"
+    if gpu not in PEAK:
+        raise SpecError(f"mrgen plan: no published peak for GPU type {gpu!r}; expected one of {sorted(PEAK)}")
+    flops, _, ops = train_step(spec, st)
+    compute = flops * t["batch_size"] / (PEAK[gpu][precision(t)] * ASSUMED_MFU)
+    return max(compute, ops * OP_LATENCY_S * (0.25 if t["compile"] else 1.0)), "estimate"
+
+
+def precision(t: dict) -> str:
+    """Which peak a recipe's arithmetic runs at: bf16 autocast, TF32 tensor cores, or plain fp32."""
+    return "bf16" if t["precision"] == "bf16" else "tf32" if t["tf32"] else "fp32"
 
 
 def stage_cost(spec: Spec, st: Stage, res: Resources, gpu: str) -> Cost:
@@ -258,10 +282,11 @@ def render(spec: Spec, rows: list[tuple[str, Cost]], total: Cost, gpu: str) -> s
     def line(name, c):
         return (f"| {name} | {c.jobs} | {c.train_gpu_h:,.1f} | {c.other_gpu_h:,.1f} | {c.disk_bytes / 1e9:,.2f} | "
                 f"{', '.join(sorted(c.sources)) or '-'} |")
-    out = [f"Preset `{spec.preset}`, GPU type {gpu} (the site's gpu_type where it names one); GPU-hours of training "
-           f"= iterations x seconds per step x GPUs; estimate = FLOPs / ({PEAK_BF16.get(gpu, 0) / 1e12:.1f} TFLOP/s "
-           f"bf16 peak x {ASSUMED_MFU:.0%} MFU), measured = benchmarks/step_times.json; other GPU jobs bounded by "
-           f"their wall time.", "",
+    out = [f"Preset `{spec.preset}`, GPU type {gpu} (the site's gpu_type where it names one). Training GPU-hours = "
+           f"iterations x seconds per step x GPUs; measured: benchmarks/step_times.json; estimate: the step's FLOPs "
+           f"over the published peak for the recipe's precision (bf16 / TF32 / fp32) x {ASSUMED_MFU:.0%} MFU, and no "
+           f"less than {OP_LATENCY_S * 1e6:.0f} us per operator launched (eager). Other GPU jobs: bounded by their "
+           f"wall time.", "",
            "| target | jobs | training GPU-h | other GPU-h (bound) | disk GB | source |", "|---|---:|---:|---:|---:|---|"]
     out += [line(name, c) for name, c in rows]
     out.append(line("**total (shared work once)**", total))
