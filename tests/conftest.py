@@ -172,9 +172,14 @@ class Build:
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Tests that wait for a build run last, so the unit tests use the cores while the builds start."""
-    items.sort(key=lambda item: any(f in BUILDS or f in ("smk_copy", "slurm_copy")
-                                    for f in getattr(item, "fixturenames", ())))
+    """Tests that wait for a build run last, so the unit tests use the cores while the builds start; the
+    cluster tests (a small slice) before those waiting for the whole tiny DAG, which builds on meanwhile."""
+    def order(item):
+        names = set(getattr(item, "fixturenames", ()))
+        if names & {"smk_built", "dvc_built", "smk_copy"}:
+            return 2
+        return 1 if names & {"slurm_built", "slurm_local", "slurm_copy"} else 0
+    items.sort(key=order)
 
 
 def pytest_collection_finish(session):
