@@ -16,9 +16,10 @@ from mrgen.registry import KINDS
 KIND_NAMES = frozenset(KINDS)
 
 
-def site(tmp_path, text: str):
+def site(tmp_path, text: str | None):
     f = tmp_path / "site.yaml"
-    f.write_text(text)
+    if text is not None:                                 # None: a site file named but absent
+        f.write_text(text)
     return load_site(f, KIND_NAMES)
 
 
@@ -58,6 +59,7 @@ def test_slurm_resources_name_only_what_is_set():
     ("default: {runtime: 0}\n", "default.runtime: Input should be greater than or equal to 1"),
     ("default: {nodes: 2}\n", "default.nodes: unknown key"),
     ("- a list\n", "expected a mapping at the top level"),
+    (None, "site file not found"),
     ("default: {cpus: 2}\ndefault: {cpus: 4}\n", "duplicate key 'default'"),
 ])
 def test_a_bad_site_file_is_one_line(tmp_path, text, line):
@@ -100,8 +102,8 @@ def test_plan_prefers_a_recorded_measurement_and_says_so():
     st = stage(spec, "train", "t1-cifar10-vdvae")
     _, t = recipe(spec, st)
     measured = {identity_key(spec, st): {"H100": {mode(t): {"s_per_step": 0.5, "batch": t["batch_size"] * 2}}}}
-    assert seconds_per_step(spec, st, Resources(), "H100", measured) == (0.25, "measured")
-    s, source = seconds_per_step(spec, st, Resources(), "A100", measured)
+    assert seconds_per_step(spec, st, "H100", measured) == (0.25, "measured")
+    s, source = seconds_per_step(spec, st, "A100", measured)
     assert source == "estimate" and s > 0
 
 

@@ -28,8 +28,11 @@ def load_site(path: str | Path | None = None, kinds: frozenset[str] | None = Non
     p = Path(path) if path else ROOT / SITE_FILE
     if not p.is_absolute():
         p = ROOT / p
-    if path is None and not p.exists():
-        return Site()
+    if not p.exists():
+        if path is None:
+            return Site()
+        raise SpecError(f"{shown}: site file not found; expected the YAML file `--config site=PATH` (or "
+                        f"`mrgen plan --site`) names, or none for {SITE_FILE}")
     raw = read_yaml(p, shown)
     if raw is None:
         return Site()

@@ -14,7 +14,6 @@ once however many targets share it:
 """
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, field
 
@@ -104,13 +103,11 @@ def _fake_step(build, step) -> tuple[float, int, int]:
     return fc.get_total_flops() / BATCH, n, Ops.n
 
 
-@functools.cache
-def _train_step(spec_key: tuple, kind: str, name: str) -> tuple[float, int]:
+def _train_step(spec: Spec, kind: str, name: str) -> tuple[float, int, int]:
     """(FLOPs per image of one training step, parameters) of a train / wtrain instance, through the same
     model and loss functions the families (mrgen.train.hvae, mrgen.train.wavelet) call."""
     import torch
 
-    spec = _SPECS[spec_key]
     if kind == "train":
         from mrgen.models.hvae import VAE, HVAEConfig
         cfg = HVAEConfig.from_dict(spec.model_config(name))
@@ -159,7 +156,6 @@ def _train_step(spec_key: tuple, kind: str, name: str) -> tuple[float, int]:
     return f_g + f_d / t["d_every"], n, ops_g + ops_d // t["d_every"]
 
 
-_SPECS: dict[tuple, Spec] = {}
 BATCH = 2                                         # images counted at once (BatchNorm trains on > 1)
 
 
@@ -189,9 +185,7 @@ def train_step(spec: Spec, st: Stage) -> tuple[float, int, int]:
     except (OSError, ValueError):
         cache = {}
     if len(cache.get(ident, ())) != 3:
-        key = (id(spec),)
-        _SPECS[key] = spec
-        cache[ident] = list(_train_step(key, st.kind, st.name))
+        cache[ident] = list(_train_step(spec, st.kind, st.name))
         write_text(CACHE, json.dumps(cache, sort_keys=True) + "\n")
     flops, n, ops = cache[ident]
     return float(flops), int(n), int(ops)
@@ -217,7 +211,7 @@ def identity_key(spec: Spec, st: Stage) -> str:
     return hashlib.sha256(_identity(spec, st).encode()).hexdigest()[:16]
 
 
-def seconds_per_step(spec: Spec, st: Stage, res: Resources, gpu: str, measured: dict | None = None) -> tuple[float, str]:
+def seconds_per_step(spec: Spec, st: Stage, gpu: str, measured: dict | None = None) -> tuple[float, str]:
     """(seconds per step for the recipe's per-GPU batch on one `gpu`, "measured" or "estimate"). A
     measurement at another batch size is scaled linearly to the recipe's."""
     _, t = recipe(spec, st)
@@ -242,7 +236,7 @@ def stage_cost(spec: Spec, st: Stage, res: Resources, gpu: str) -> Cost:
     c = Cost(jobs=0 if KINDS[st.kind].local else 1)
     if st.kind in ("train", "wtrain"):
         _, t = recipe(spec, st)
-        s, source = seconds_per_step(spec, st, res, gpu)
+        s, source = seconds_per_step(spec, st, gpu)
         c.train_gpu_h = t["iters"] * s * max(res.gpus, 1) / 3600
         c.sources.add(source)
         n = train_step(spec, st)[1]
