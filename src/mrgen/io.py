@@ -77,13 +77,29 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+ENGINE_MARKERS = frozenset({".snakemake_timestamp"})  # written into folder outputs by an engine, not by a stage
+
+
+def folder_files(path: Path) -> list[Path]:
+    """A folder's files in hashing order (sorted), less the engines' markers (also in .dvcignore), so a
+    folder hashes the same whichever engine made it, for its producer and its consumers alike."""
+    return [p for p in sorted(path.rglob("*")) if p.is_file() and p.name not in ENGINE_MARKERS]
+
+
+def folder_digest(lines: list[str]) -> str:
+    """The sha256 of a folder from its `relative/path sha256` lines, in folder_files order."""
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
 def sha256_path(path: str | Path) -> str:
-    """A file's sha256, or for a folder the sha256 of its sorted (relative path, file sha256) lines."""
+    """A file's sha256, or for a folder the sha256 of its sorted (relative path, file sha256) lines. A file
+    whose size, mtime, ctime and inode are what they were when it was last hashed is not read again
+    (mrgen.hashcache)."""
+    from mrgen.hashcache import cached_sha256
     path = Path(path)
     if path.is_file():
-        return sha256_file(path)
-    lines = [f"{p.relative_to(path).as_posix()} {sha256_file(p)}" for p in sorted(path.rglob("*")) if p.is_file()]
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+        return cached_sha256(path)
+    return folder_digest([f"{p.relative_to(path).as_posix()} {cached_sha256(p)}" for p in folder_files(path)])
 
 
 def progress(iterable, **kw):

@@ -40,13 +40,23 @@ def environment() -> dict:
     env = {"python": platform.python_version(), "packages": versions,
            "lock_sha256": sha256_file(lock) if lock.exists() else None,
            "host": socket.gethostname(), "slurm_job_id": os.environ.get("SLURM_JOB_ID")}
-    if "torch" in sys.modules:
-        import torch
-        env["cuda"] = torch.version.cuda
-        env["cuda_available"] = torch.cuda.is_available()
-        env["torch_threads"] = torch.get_num_threads()
     env["cpus_available"] = len(os.sched_getaffinity(0))
+    env["device"] = device()
     return env
+
+
+def device() -> dict:
+    """What computed the numbers: CPU threads torch used, and the GPUs it saw (name each; a stage that ran
+    on the GPU says so in its `device` field). Thread counts change float sums on a CPU, so a rerun on
+    another machine is compared within tolerance (`mrgen verify`)."""
+    out = {"cpu_threads": None, "gpus": [], "cuda": None}
+    if "torch" in sys.modules:                    # a stage that never imported torch computed nothing with it
+        import torch
+        out["cpu_threads"] = torch.get_num_threads()
+        out["cuda"] = torch.version.cuda
+        if torch.cuda.is_available():
+            out["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return out
 
 
 def hashes(paths, base: Path = ROOT) -> dict:

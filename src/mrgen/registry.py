@@ -79,7 +79,7 @@ def command(kind: str, preset: str, name: str) -> str:
 # Modules whose edits change no stage's numbers (they load params, run the contract, write records):
 # never a code dependency, so editing them reruns nothing; records carry the git commit.
 INFRASTRUCTURE = ("mrgen.config", "mrgen.registry", "mrgen.stage", "mrgen.provenance", "mrgen.io", "mrgen.paths",
-                  "mrgen.errors", "mrgen.dag", "mrgen.cli", "mrgen.times", "mrgen.cluster", "mrgen.__main__")
+                  "mrgen.errors", "mrgen.hashcache", "mrgen.dag", "mrgen.cli", "mrgen.times", "mrgen.cluster", "mrgen.__main__")
 
 
 def _module_file(module: str) -> Path | None:

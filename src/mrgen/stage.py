@@ -196,6 +196,7 @@ def execute(spec: Spec, stage: Stage, body, launch=None) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}.", dir=root))
     try:
         start, t0 = dt.datetime.now(dt.UTC), time.time()
+        git = provenance.git_state(stage.deps)      # at start: the code that runs is the code on disk now
         ctx = Context(spec, stage, {k: spec.lookup(k) for k in stage.params}, staging,
                       provenance.hashes(stage.deps))
         if launch and not worker:
@@ -210,7 +211,7 @@ def execute(spec: Spec, stage: Stage, body, launch=None) -> None:
             "stage": stage.kind, "instance": stage.name, "preset": spec.preset, "command": stage.cmd,
             "start": start.isoformat(), "end": dt.datetime.now(dt.UTC).isoformat(),
             "wall_time_s": round(time.time() - t0, 3), "inputs": ctx.inputs, "outputs": outputs,
-            "params": ctx.params, "git": provenance.git_state(stage.deps), "environment": provenance.environment(),
+            "params": ctx.params, "git": git, "environment": provenance.environment(),
             **ctx.info})
         signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)  # from here on a signal waits for the commit
         _commit(stage, staging)

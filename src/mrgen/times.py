@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from mrgen.config.spec import Spec
+from mrgen.lineage import Graph
 from mrgen.paths import ROOT
 from mrgen.registry import Stage, stages
 
@@ -40,19 +41,9 @@ def timed(spec: Spec) -> list[Timed]:
 
 
 def edges(nodes: list[Timed]) -> dict[str, list[str]]:
-    """id -> ids of the stages it reads from (a dep equal to, or inside, another stage's output)."""
-    producer = {o.path: t.stage.id for t in nodes for o in t.stage.outs}
-    parents: dict[str, list[str]] = {}
-    for t in nodes:
-        found = []
-        for dep in t.stage.deps:
-            path = dep
-            while path and path not in producer:
-                path = path.rpartition("/")[0]
-            if path:
-                found.append(producer[path])
-        parents[t.stage.id] = sorted(set(found) - {t.stage.id})
-    return parents
+    """id -> ids of the stages it reads from (mrgen.lineage)."""
+    g = Graph({t.stage.id: t.stage for t in nodes})
+    return {i: g.parents(i) for i in g.stages}
 
 
 def critical_path(nodes: list[Timed], parents: dict[str, list[str]]) -> tuple[float, list[str]]:

@@ -352,8 +352,37 @@ class Preset(Strict):
     resources: dict[Name, Resources] = {}          # per stage kind; absent kinds use Resources()
 
 
+METRIC_KINDS = ("nll", "fid", "ms_per_image", "params", "states", "wavelet_stats", "theorem2")
+MetricKind = Literal[METRIC_KINDS]
+
+
+class Tolerance(Strict):
+    """Two numbers agree when |a − b| ≤ abs + rel × |b| (b: the committed or the paper's number)."""
+    abs: NonNegFloat = 0.0
+    rel: NonNegFloat = 0.0
+
+    def holds(self, a: float, b: float) -> bool:
+        return abs(a - b) <= self.abs + self.rel * abs(b)
+
+
+class Tolerances(Strict):
+    """Per metric kind: `rerun` for `mrgen verify` (a rerun against the committed number), `paper` for the
+    report page (our number against the paper's printed one, where both measure the same thing)."""
+    rerun: dict[MetricKind, Tolerance]
+    paper: dict[MetricKind, Tolerance]
+
+    @model_validator(mode="after")
+    def _complete(self):
+        for side in ("rerun", "paper"):
+            missing = [k for k in METRIC_KINDS if k not in getattr(self, side)]
+            if missing:
+                raise ValueError(f"{side}: expected a tolerance for every metric kind, missing {missing}")
+        return self
+
+
 class Params(Strict):
     """params.yaml as a whole."""
     preset: Name                                   # the default preset of commands that name none
     published: dict[Name, dict]                    # the papers' printed numbers, free-form per experiment
+    tolerances: Tolerances
     presets: dict[Name, Preset]

@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 from mrgen.data.prepared import DataError
-from mrgen.io import progress, sha256_path
+from mrgen.io import folder_digest, folder_files, progress, sha256_path
 
 CHUNK = 1 << 20
 
@@ -145,12 +145,11 @@ def copy_verified(src: Path, dst: Path, decl: dict, params_key: str | None = Non
         if src.is_dir():
             tmp.mkdir()
             lines = []
-            for p in sorted(src.rglob("*")):         # the order and line format of io.sha256_path
-                if p.is_file():
-                    rel = p.relative_to(src)
-                    (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                    lines.append(f"{rel.as_posix()} {_copy_hashing(p, tmp / rel, False)['sha256']}")
-            found = {"sha256": hashlib.sha256("\n".join(lines).encode()).hexdigest(), "md5": None}
+            for p in folder_files(src):              # the order and line format of io.sha256_path
+                rel = p.relative_to(src)
+                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                lines.append(f"{rel.as_posix()} {_copy_hashing(p, tmp / rel, False)['sha256']}")
+            found = {"sha256": folder_digest(lines), "md5": None}
         else:
             found = _copy_hashing(src, tmp, bool(decl.get("md5")))
         digests = check_digests(src, decl, found, src.name, params_key)

@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from mrgen.config.spec import Spec
+from mrgen.errors import DataError
 from mrgen.paths import ROOT
 from mrgen.registry import REFERENCE_PRESET
 
@@ -47,8 +48,19 @@ def variant_order(v: str):
     return ("xr".find(v[0]), int(v[1:])) if v[:1] in ("x", "r") and v[1:].isdigit() else (2, 0)
 
 
-def read_json(path: str, root: Path = ROOT) -> dict:
-    return json.loads((Path(root) / path).read_text())
+def read_json(path: str, root: Path = ROOT, **identity) -> dict:
+    """A metrics file, checked to be the one asked for: its own identity fields (`run`, `model`, `steps`,
+    `dataset`) must equal `identity`, so a file copied or swapped from another run is refused, not shown."""
+    try:
+        data = json.loads((Path(root) / path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataError(f"{path}: not a readable metrics file ({type(e).__name__}); rerun the stage that writes it") from None
+    for key, want in identity.items():
+        found = data.get(key) if isinstance(data, dict) else None
+        if found != want:
+            raise DataError(f"{path}: its {key} field is {found!r}, expected {want!r} (a metrics file copied or "
+                            f"swapped from elsewhere); rerun the stage that writes it")
+    return data
 
 
 def read_describe(spec: Spec, preset: str, root: Path = ROOT) -> dict:
@@ -137,7 +149,7 @@ def baselines(spec: Spec, exp: str) -> list[dict]:
 def states(spec: Spec, exp: str, root: Path = ROOT) -> list[dict]:
     """Fig 5: each panel's run's state traces (metrics/<run>/states.json)."""
     return [{"panel": e.panel, "label": e.label, "variant": e.variant, "run": e.name,
-             **read_json(f"{spec.paths.metrics_dir(e.name)}/states.json", root)} for e in panels(spec, exp)]
+             **read_json(f"{spec.paths.metrics_dir(e.name)}/states.json", root, run=e.name)} for e in panels(spec, exp)]
 
 
 def samples(spec: Spec, exp: str, root: Path = ROOT) -> list[dict]:

@@ -40,7 +40,7 @@ def rows(spec: Spec, exp: str, root: Path = ROOT) -> list[dict]:
     ours, theirs = read_describe(spec, spec.preset, root), reference_describe(spec, root)
     out = []
     for e in panels(spec, exp):
-        nll = read_json(f"{spec.paths.metrics_dir(e.name)}/nll.json", root)
+        nll = read_json(f"{spec.paths.metrics_dir(e.name)}/nll.json", root, run=e.name)
         key = "nats" if nll["likelihood"] == "bernoulli" else "bits_per_dim"
         ref_run = peer(ref, exp, e)
         paper_dataset = ref.p["runs"][ref_run]["dataset"] if ref_run else None

@@ -17,7 +17,7 @@ COLUMNS = [("panel_label", "dataset"), ("scale", "scale j"), ("size", "LL size")
 def rows(spec: Spec, exp: str, root: Path = ROOT) -> list[dict]:
     out = []
     for e in panels(spec, exp):
-        st = read_json(spec.paths.wstats_file(e.name), root)
+        st = read_json(spec.paths.wstats_file(e.name), root, dataset=e.name)
         for j, k in st["kl"].items():
             out.append({"panel": e.panel, "panel_label": e.label, "dataset": e.name, "scale": int(j), "size": k["size"],
                         "crop": k["crop"], "dim": k["dim"], "kl": k["kl"], "kl_per_dim": k["kl_per_dim"],

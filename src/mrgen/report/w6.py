@@ -19,7 +19,7 @@ COLUMNS = [("panel_label", "dataset"), ("scale", "scale j"), ("band", "band"), (
 def rows(spec: Spec, exp: str, root: Path = ROOT) -> list[dict]:
     out = []
     for e in panels(spec, exp):
-        st = read_json(spec.paths.wstats_file(e.name), root)
+        st = read_json(spec.paths.wstats_file(e.name), root, dataset=e.name)
         for j, bands in st["sparsity"].items():
             for band, b in bands.items():
                 out.append({"panel": e.panel, "panel_label": e.label, "dataset": e.name, "scale": int(j), "band": band,
