@@ -54,7 +54,7 @@ def rows(spec: Spec, exp: str, root: Path = ROOT) -> list[dict]:
         paper = published(spec, PUBLISHED, e)
         for n in steps:
             mt = spec.paths.metrics_dir(f"{e.name}-n{n}")
-            fid, timing = read_json(f"{mt}/fid.json", root, model=e.name, steps=n), read_json(f"{mt}/timing.json", root, model=e.name, steps=n)
+            fid, timing = (read_json(f"{mt}/{f}.json", root, model=e.name, steps=n) for f in ("fid", "timing"))
             like = likeness({"dataset": fid["dataset"], "steps": n}, theirs_at)
             printed = paper if n == w["w1_steps"] else {}
             out.append({
