@@ -62,8 +62,9 @@ def write_json(path: str | Path, obj) -> None:
 
 
 def write_curve(path: str | Path, fields, rows: list[dict]) -> None:
-    """A training curve as CSV (DVC plots read it); a missing value (no validation at that step) is empty."""
-    with open(path, "w", newline="") as f:
+    """A training curve as CSV (DVC plots read it); a missing value (no validation at that step) is empty.
+    Written atomically: a reader (a user watching a run, DVC) never sees half a file."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fields)
         w.writeheader()
         w.writerows({k: ("" if row.get(k) is None else row[k]) for k in fields} for row in rows)

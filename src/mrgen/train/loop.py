@@ -8,6 +8,9 @@ A family owns its modules and its step function; the loop owns everything around
 - the batches, prepared ahead by a thread (mrgen.data.loader.prefetched);
 - the curve: the step's values are read back from the device only every log_every steps (and averaged over
   ranks there), so no step waits on the host; the family may add values then (the HVAE's validation ELBO);
+- the curve so far is rewritten at every log step (rank 0, atomically) as work/<preset>/<run>/curve.csv, the
+  format of the finished models/<preset>/<run>/curve.csv, so a days-long run can be watched while it
+  trains (`dvc plots show work/<preset>/<run>/curve.csv -x step`); a resumed run continues it;
 - a checkpoint every ckpt_every steps (rank 0 writes);
 - SIGTERM and SIGUSR1 (a cluster's notice before preemption or a time limit): the loop saves its state
   after the step in flight and raises Preempted; the stage then exits 75, "resumable". Under DDP the ranks
@@ -24,13 +27,14 @@ import torch
 
 from mrgen.data.loader import Batches, prefetched
 from mrgen.errors import Preempted
-from mrgen.io import progress, short_reason
+from mrgen.io import progress, short_reason, write_curve
 from mrgen.train.checkpoint import LATEST, finish_resumable, load_resumable, save_resumable
 from mrgen.train.dist import Dist
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 SIGNAL_POLL = 10                                  # steps between the ranks' agreement on a stop request
 FORMAT = 2                                        # of the checkpoint written here
+LIVE_CURVE = "curve.csv"                          # in the run's work folder, rewritten at every log step
 
 
 @dataclass
@@ -141,6 +145,8 @@ def fit(family, batches: Batches, t: dict, work: Path, fingerprint: str, dist: D
                         row["skipped"] = state.skipped
                     row.update(family.at_log(state.step, last))
                     state.curve.append({k: row.get(k) for k in family.fields})
+                    if dist.main:
+                        write_curve(work / LIVE_CURVE, family.fields, state.curve)
                     if bar is not None:
                         bar.set_postfix({family.fields[1]: f"{row[family.fields[1]]:.4f}"}, refresh=False)
                 if bar is not None:
