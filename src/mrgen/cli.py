@@ -5,6 +5,8 @@
     mrgen dag [--check]            regenerate (or check) each preset's dvc.yaml and the params JSON schema
     mrgen stages [--preset P]      list the stage instances of a preset
     mrgen times [--preset P]       where the DAG's time goes: wall time per kind, critical path, schedule
+    mrgen audit [--preset P] [--json] [-v] [--explain FILE CELL] [TARGET ...]
+                                   check every link from each published number back to the raw bytes
     mrgen plan [--preset P] [--gpu TYPE] [--site FILE] [TARGET ...]
                                    before launching: jobs, GPU-hours and disk per table / figure and in total
 
@@ -76,6 +78,29 @@ def _plan(preset: str | None, gpu: str, site: str | None, targets: list[str]) ->
     print(render(spec, rows, total, gpu))
 
 
+def _audit(preset: str | None, targets: list[str], as_json: bool, verbose: bool, explain: list[str] | None) -> None:
+    import json
+
+    from mrgen.audit import Auditor, render, resolve
+    from mrgen.audit import as_json as to_json
+    from mrgen.audit import explain as explain_cell
+    from mrgen.config.spec import load
+    auditor = Auditor(load(preset=preset))
+    if explain:
+        print(explain_cell(auditor, *explain))
+        return
+    ids = resolve(auditor, targets)
+    if as_json:
+        doc = to_json(auditor, ids)
+        print(json.dumps(doc, indent=1, ensure_ascii=False))
+        clean = not doc["lock_problems"] and all(a["status"] == "ok" for t in doc["targets"].values() for a in t)
+    else:
+        text, clean = render(auditor, ids, verbose)
+        print(text)
+    if not clean:
+        sys.exit(1)
+
+
 def _version() -> str:
     from importlib import metadata
     try:
@@ -106,8 +131,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--gpu", default="H100", help="GPU type of the estimate where the site names none (default H100)")
     p.add_argument("--site", help="the site file (default workflow/site.yaml)")
     p.add_argument("targets", nargs="*", metavar="TARGET", help="tables / figures (default: all of the preset)")
+    p = sub.add_parser("audit", help="walk every published number back to the raw bytes, checking each link")
+    p.add_argument("--preset")
+    p.add_argument("--json", action="store_true", help="every link of every target as JSON")
+    p.add_argument("--verbose", "-v", action="store_true", help="show every link, not only the broken ones")
+    p.add_argument("--explain", nargs=2, metavar=("FILE", "CELL"),
+                   help="the chain of one number: a table file and ROW:COLUMN, e.g. results/tiny/tables/t1.md photos-ws:nll")
+    p.add_argument("targets", nargs="*", metavar="TARGET",
+                   help="experiments, stage ids or files (default: every table and figure)")
     args = ap.parse_args(argv)
-    if args.command == "plan":
+    if args.command == "audit":
+        contract.guarded(lambda: _audit(args.preset, args.targets, args.json, args.verbose, args.explain))
+    elif args.command == "plan":
         contract.guarded(lambda: _plan(args.preset, args.gpu, args.site, args.targets))
     elif args.command == "dag":
         contract.guarded(lambda: _dag(args.check))

@@ -20,8 +20,8 @@ _conn: sqlite3.Connection | None = None
 _broken = False
 
 
-def _sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
+def _digest(path: Path, algo: str, chunk: int = 1 << 20) -> str:
+    h = hashlib.new(algo, usedforsecurity=False)
     with open(path, "rb") as f:
         while block := f.read(chunk):
             h.update(block)
@@ -35,31 +35,34 @@ def _db() -> sqlite3.Connection | None:
     try:
         (ROOT / DB).parent.mkdir(parents=True, exist_ok=True)
         _conn = sqlite3.connect(ROOT / DB, timeout=30, isolation_level=None)
-        _conn.execute("CREATE TABLE IF NOT EXISTS h (path TEXT PRIMARY KEY, size INT, mtime INT, ctime INT, "
-                      "inode INT, sha256 TEXT)")
+        _conn.execute("CREATE TABLE IF NOT EXISTS h (path TEXT, algo TEXT, size INT, mtime INT, ctime INT, "
+                      "inode INT, digest TEXT, PRIMARY KEY (path, algo))")
     except (OSError, sqlite3.Error):
         _conn, _broken = None, True
     return _conn
 
 
-def cached_sha256(path: str | Path) -> str:
-    """sha256 of a file, from the cache when its size, mtime, ctime and inode match."""
+def cached_digest(path: str | Path, algo: str = "sha256") -> str:
+    """A file's sha256 (or md5: DVC's hash, for `mrgen audit`), from the cache when its size, mtime, ctime
+    and inode match."""
     global _broken
     path = Path(path)
     st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    key = (str(path.resolve()), algo)
+    meta = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
     db = _db()
     if db is not None:
         try:
-            row = db.execute("SELECT size, mtime, ctime, inode, sha256 FROM h WHERE path = ?", key[:1]).fetchone()
-            if row is not None and tuple(row[:4]) == key[1:]:
+            row = db.execute("SELECT size, mtime, ctime, inode, digest FROM h WHERE path = ? AND algo = ?",
+                             key).fetchone()
+            if row is not None and tuple(row[:4]) == meta:
                 return row[4]
         except sqlite3.Error:
             _broken = True
-    digest = _sha256(path)
+    digest = _digest(path, algo)
     if db is not None and not _broken:
         try:
-            db.execute("INSERT OR REPLACE INTO h VALUES (?, ?, ?, ?, ?, ?)", (*key, digest))
+            db.execute("INSERT OR REPLACE INTO h VALUES (?, ?, ?, ?, ?, ?, ?)", (*key, *meta, digest))
         except sqlite3.Error:
             _broken = True
     return digest

@@ -96,11 +96,11 @@ def sha256_path(path: str | Path) -> str:
     """A file's sha256, or for a folder the sha256 of its sorted (relative path, file sha256) lines. A file
     whose size, mtime, ctime and inode are what they were when it was last hashed is not read again
     (mrgen.hashcache)."""
-    from mrgen.hashcache import cached_sha256
+    from mrgen.hashcache import cached_digest
     path = Path(path)
     if path.is_file():
-        return cached_sha256(path)
-    return folder_digest([f"{p.relative_to(path).as_posix()} {cached_sha256(p)}" for p in folder_files(path)])
+        return cached_digest(path)
+    return folder_digest([f"{p.relative_to(path).as_posix()} {cached_digest(p)}" for p in folder_files(path)])
 
 
 def progress(iterable, **kw):
