@@ -476,13 +476,13 @@ def resolve(auditor: Auditor, names: list[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------- one number
-def _leaves(node, prefix=()):
+def leaves(node, prefix=()):
     if isinstance(node, dict):
         for k, v in node.items():
-            yield from _leaves(v, (*prefix, str(k)))
+            yield from leaves(v, (*prefix, str(k)))
     elif isinstance(node, list):
         for i, v in enumerate(node):
-            yield from _leaves(v, (*prefix, str(i)))
+            yield from leaves(v, (*prefix, str(i)))
     else:
         yield prefix, node
 
@@ -534,7 +534,7 @@ def explain(auditor: Auditor, path: str, cell: str) -> str:
         if not dep.endswith(".json") or not (auditor.root / dep).is_file():
             continue
         data = json.loads((auditor.root / dep).read_text())
-        for keys, leaf in _leaves(data):
+        for keys, leaf in leaves(data):
             if number is not None and isinstance(leaf, (int, float)) and not isinstance(leaf, bool) \
                     and math.isclose(float(leaf), number, rel_tol=1e-12, abs_tol=0.0):
                 sources.append((dep, keys))

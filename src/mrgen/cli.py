@@ -7,6 +7,8 @@
     mrgen times [--preset P]       where the DAG's time goes: wall time per kind, critical path, schedule
     mrgen audit [--preset P] [--json] [-v] [--explain FILE CELL] [TARGET ...]
                                    check every link from each published number back to the raw bytes
+    mrgen verify [--preset P] [--from-raw] [--keep] TARGET ...
+                                   rerun a target's numbers in a scratch workspace; compare within tolerance
     mrgen plan [--preset P] [--gpu TYPE] [--site FILE] [TARGET ...]
                                    before launching: jobs, GPU-hours and disk per table / figure and in total
 
@@ -101,6 +103,15 @@ def _audit(preset: str | None, targets: list[str], as_json: bool, verbose: bool,
         sys.exit(1)
 
 
+def _verify(preset: str | None, targets: list[str], from_raw: bool, keep: bool) -> None:
+    from mrgen.config.spec import load
+    from mrgen.verify import verify
+    text, ok = verify(load(preset=preset), targets, from_raw, keep)
+    print(text)
+    if not ok:
+        sys.exit(1)
+
+
 def _version() -> str:
     from importlib import metadata
     try:
@@ -139,8 +150,15 @@ def main(argv: list[str] | None = None) -> None:
                    help="the chain of one number: a table file and ROW:COLUMN, e.g. results/tiny/tables/t1.md photos-ws:nll")
     p.add_argument("targets", nargs="*", metavar="TARGET",
                    help="experiments, stage ids or files (default: every table and figure)")
+    p = sub.add_parser("verify", help="rerun targets in a scratch workspace and compare every number within tolerance")
+    p.add_argument("--preset")
+    p.add_argument("--from-raw", action="store_true", help="retrain too (default: from the checkpoints and prepared data)")
+    p.add_argument("--keep", action="store_true", help="keep the scratch workspace")
+    p.add_argument("targets", nargs="+", metavar="TARGET", help="experiments, stage ids or files")
     args = ap.parse_args(argv)
-    if args.command == "audit":
+    if args.command == "verify":
+        contract.guarded(lambda: _verify(args.preset, args.targets, args.from_raw, args.keep))
+    elif args.command == "audit":
         contract.guarded(lambda: _audit(args.preset, args.targets, args.json, args.verbose, args.explain))
     elif args.command == "plan":
         contract.guarded(lambda: _plan(args.preset, args.gpu, args.site, args.targets))
