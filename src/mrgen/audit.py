@@ -284,7 +284,8 @@ class Auditor:
             if key not in ran:
                 a.add(FAIL, f"param {key}: not in its record (stale)")
             elif ran[key] != now:
-                a.add(FAIL, f"param {key}: ran with {_short(ran[key])}, params.yaml now {_short(now)}: stale")
+                for k, old, new in _differences(key, ran[key], now):
+                    a.add(FAIL, f"param {k}: ran with {_short(old)}, params.yaml now {_short(new)}: stale")
         if all(k in ran and ran[k] == self.spec.lookup(k) for k in st.params):
             a.add(OK, f"params: {len(st.params)} keys as they ran")
 
@@ -335,7 +336,7 @@ class Auditor:
 
     def _rerender(self, st: Stage, a: StageAudit) -> None:
         """A table equals what its metrics render to now (only when nothing it reads changed: else stale)."""
-        if any(c.status == FAIL for c in a.checks):
+        if any(c.status != OK and c.text.startswith(("param ", *self.graph.stages[a.id].deps)) for c in a.checks):
             return
         from stages.table import TABLES
         try:
@@ -386,6 +387,15 @@ class Auditor:
 def _commit_exists(root: Path, commit: str) -> bool:
     r = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=root, capture_output=True)
     return r.returncode == 0
+
+
+def _differences(key: str, old, new):
+    """(dotted key, old, new) for each leaf that differs between two params values."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for k in sorted(set(old) | set(new), key=str):
+            yield from _differences(f"{key}.{k}", old.get(k, "(absent)"), new.get(k, "(absent)"))
+    elif old != new:
+        yield key, old, new
 
 
 def _short(value, limit: int = 60) -> str:
