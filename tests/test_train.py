@@ -12,16 +12,18 @@ import numpy as np
 import pydantic
 import pytest
 import torch
-from conftest import env, sh
+from conftest import ROOT, env, sh
 from recipes import hvae_recipe, train_hvae, train_part, wavelet_recipe
 
 from mrgen.config.schema import Training
 from mrgen.config.spec import load
 from mrgen.data.loader import Batches, prefetched
 from mrgen.errors import Preempted
+from mrgen.io import write_curve
 from mrgen.models import noise
 from mrgen.models.hvae import VAE, HVAEConfig
 from mrgen.models.wavelet import methods
+from mrgen.train.loop import LIVE_CURVE
 from mrgen.train.recipe import Update, adamw, update_ema, warmup
 
 CFG = HVAEConfig(image_size=8, image_channels=3, width=16, zdim=4, likelihood="dmol",
@@ -216,6 +218,65 @@ def test_a_signal_saves_the_state_and_the_resumed_wavelet_part_is_bit_identical(
         part(tmp_path, which, "work", SignalAt(2, signal.SIGTERM, IMAGES, meta, 8, seed=1))
     got, state = part(tmp_path, which, "work")
     assert state.curve == ref_state.curve and same(got.ema, ref.ema) and same(got.model, ref.model)
+
+
+class Watched(SignalAt):
+    """Training batches that note the live curve file's text when each batch is made (prefetch 0: after the
+    steps before it, before its own), and deliver `signum` at batch `at` (-1: never)."""
+
+    def __init__(self, live, at: int = -1, signum: int = signal.SIGUSR1, *args, **kw):
+        super().__init__(at, signum, *args, **kw)
+        self.live, self.seen = live, {}
+
+    def train(self, step):
+        self.seen[step] = self.live.read_text() if self.live.exists() else None
+        return super().train(step)
+
+
+def curve_text(tmp_path, fields, rows) -> str:
+    """A curve as the train / wtrain stages write the finished models/<p>/<run>/curve.csv."""
+    write_curve(tmp_path / "curve-format.csv", fields, rows)
+    return (tmp_path / "curve-format.csv").read_text()
+
+
+# the family's committed curve in the tiny preset, whose header the live curve must have
+COMMITTED_CURVE = {"hvae": "models/tiny/digits-x1/curve.csv", "full": "models/tiny/sgm-photos-full/curve.csv",
+                   "gan": "models/tiny/wmgm-photos-gan/curve.csv"}
+
+
+@pytest.mark.parametrize("which", ["hvae", "full", "gan"])
+def test_the_live_curve_holds_the_rows_so_far_in_the_finished_format_and_a_resume_continues_it(tmp_path, which):
+    """work/<preset>/<run>/curve.csv while training runs: at every log step the rows so far (nothing before
+    the first), after SIGUSR1 the rows up to the stop, on resume kept and continued; its header is the
+    committed curve's, and at the end its text is the finished curve the stage writes."""
+    meta = META if which == "hvae" else {**META, "input_shift": 0.0, "input_scale": 1.0}
+
+    def train(name, batches=None):
+        if which == "hvae":
+            return hvae(tmp_path, name, batches, prefetch=0, log_every=2)
+        return part(tmp_path, which, name, batches, prefetch=0, log_every=2)
+
+    def batches(at=-1):
+        return Watched(live, at, signal.SIGUSR1, IMAGES, meta, 8, seed=3 if which == "hvae" else 1)
+
+    family, ref = train("ref")
+    fields, iters = family.fields, ref.step
+    assert [r["step"] for r in ref.curve] == list(range(2, iters + 1, 2))
+
+    def upto(step):                               # the uninterrupted run's curve up to a step, as text
+        return curve_text(tmp_path, fields, [r for r in ref.curve if r["step"] <= step])
+
+    live = tmp_path / "work" / LIVE_CURVE
+    with pytest.raises(Preempted) as e:
+        train("work", first := batches(at=2))
+    assert e.value.step == 3
+    assert first.seen == {0: None, 1: None, 2: upto(2)}             # a batch is made before its step runs
+    assert live.read_text() == upto(3)                              # the rows up to the stop (logged: 2)
+    assert live.read_text().splitlines()[0] == ",".join(fields) == (ROOT / COMMITTED_CURVE[which]).read_text().splitlines()[0]
+    _, state = train("work", resumed := batches())
+    assert resumed.seen[3] == upto(3)                               # resuming keeps what was written
+    assert all(resumed.seen[s] == upto(s) for s in range(3, iters))
+    assert live.read_text() == curve_text(tmp_path, fields, state.curve) == curve_text(tmp_path, fields, ref.curve)
 
 
 @pytest.mark.slow

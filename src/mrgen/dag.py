@@ -11,10 +11,10 @@ import yaml
 
 from mrgen.cluster import merge, snakemake_resources
 from mrgen.config.schema import Site
-from mrgen.config.spec import Spec, SpecError
+from mrgen.config.spec import VARIANT_SECTION, Spec, SpecError
 from mrgen.io import short_reason
 from mrgen.paths import ROOT, Paths
-from mrgen.registry import KINDS, Kind, Stage, stages
+from mrgen.registry import KINDS, Kind, Stage, stages, wavelet_parts
 
 RETRIES = 3                     # attempts after the first for a resumable job (time limits, preemption)
 HEADER = ("# GENERATED from params.yaml by `mrgen dag` (the stage registry, mrgen.registry); do not edit.\n"
@@ -32,13 +32,12 @@ def _body(st: Stage, wdir: str | None) -> dict:
     d["deps"] = list(st.deps)
     if st.params:
         d["params"] = [{st.params_file: list(st.params)}]
-    for kind, key in (("out", "outs"), ("metric", "metrics"), ("plot", "plots")):
-        # persist: DVC must not delete outputs before the command runs; the stage replaces them atomically
-        # and leaves them as they were when it refuses its inputs
-        entries = [{o.path: {"persist": True} if o.cache else {"cache": False, "persist": True}}
-                   for o in st.outs if o.kind == kind]
-        if entries:
-            d[key] = entries
+    # every output, metrics and curves included, is a plain out: how DVC shows metrics and curves is said once,
+    # in the file's top-level `metrics:` and `plots:` (views); a curve also declared as a stage plot would
+    # be drawn twice by `dvc plots show`, once with DVC's defaults. persist: DVC must not delete outputs
+    # before the command runs; the stage replaces them atomically and leaves them as they were when it
+    # refuses its inputs.
+    d["outs"] = [{o.path: {"persist": True} if o.cache else {"cache": False, "persist": True}} for o in st.outs]
     return d
 
 
@@ -47,10 +46,99 @@ def dvc_file(spec: Spec) -> str:
     return Paths.dvc_yaml(spec.preset, spec.params.preset)
 
 
+# ---------------------------------------------------------------- views: top-level metrics and plots
+# The loss columns a training curve is drawn with, per stage kind (and wavelet part); the families' `fields`
+# (mrgen.train.hvae, mrgen.train.wavelet) name them, but building the DAG imports no torch
+# (tests/test_dvc_views.py checks they agree).
+LOSSES = {"train": ("elbo",), "wtrain": ("loss",), "wtrain:gan": ("loss_g", "loss_d")}
+LOSS_LABELS = {"train": "training loss: negative ELBO (nats per dim)", "wtrain": "training loss"}
+
+
+def _columns(cols: tuple[str, ...]) -> str | list[str]:
+    return cols[0] if len(cols) == 1 else list(cols)
+
+
+def _head(caption: str) -> str:
+    """A caption's lead ("Table 2, tiny scale: normalised vs ..." -> "Table 2, tiny scale")."""
+    return caption.split(":")[0].strip()
+
+
+def plot_views(spec: Spec, st_list: list[Stage] | None = None) -> list[tuple[str, dict]]:
+    """The preset's training-curve plots, (id, definition) with repository-relative paths; x is the curve's
+    `step` column, y its loss column(s). Every curve is in at least one plot:
+
+    - train (HVAE): one plot per experiment panel comparing its runs (left out: a panel with the same runs
+      as an earlier one, and a one-run panel whose run is drawn already), then one per run no panel names;
+    - wtrain: one plot per wavelet model, the parts it trains (a shared part is drawn with its owner);
+    - a curve of any other kind: its own plot with DVC's defaults.
+    Ids start with the preset (`dvc plots show tiny/train/t2` selects by id prefix)."""
+    st_list = stages(spec) if st_list is None else st_list
+    curves = {(st.kind, st.name): o.path for st in st_list for o in st.outs if o.kind == "plot"}
+    views: list[tuple[str, dict]] = []
+    shown: list[set] = []                          # the run sets drawn so far
+
+    def add(pid: str, title: str, y: dict, y_label: str) -> None:
+        views.append((f"{spec.preset}/{pid}", {"x": "step", "y": y, "title": title, "x_label": "step",
+                                               "y_label": y_label}))
+
+    drawn: set = set()
+    for e, ex in spec.p["experiments"].items():
+        if VARIANT_SECTION.get(ex["kind"], "runs") != "runs":
+            continue
+        for panel, pdef in ex["panels"].items():
+            runs = [r for r in dict.fromkeys(pdef["variants"].values()) if ("train", r) in curves]
+            if not runs or set(runs) in shown or (len(runs) == 1 and ("train", runs[0]) in drawn):
+                continue                          # the same comparison again, or one run drawn already
+            shown.append(set(runs))
+            drawn |= {("train", r) for r in runs}
+            add(f"train/{e}-{panel}", f"{_head(ex['caption'])}, {panel}: training curves ({', '.join(pdef['variants'])})",
+                {curves[("train", r)]: _columns(LOSSES["train"]) for r in runs}, LOSS_LABELS["train"])
+    for kind, name in curves:
+        if kind == "train" and (kind, name) not in drawn:
+            drawn.add((kind, name))
+            add(f"train/{name}", f"{name}: training curve", {curves[(kind, name)]: _columns(LOSSES["train"])},
+                LOSS_LABELS["train"])
+    parts = wavelet_parts(spec)
+    by_model: dict[str, list[str]] = {}
+    for kind, name in curves:
+        if kind == "wtrain" and name in parts:
+            by_model.setdefault(parts[name][0], []).append(name)
+    for model, names in by_model.items():
+        wm = spec.p["wavelet_models"][model]
+        y = {curves[("wtrain", n)]: _columns(LOSSES.get(f"wtrain:{parts[n][1]}", LOSSES["wtrain"])) for n in names}
+        drawn |= {("wtrain", n) for n in names}
+        add(f"wtrain/{model}", f"{model} ({wm['method']} on {wm['dataset']}): training curves of "
+            f"{'part' if len(names) == 1 else 'parts'} {', '.join(parts[n][1] for n in names)}", y, LOSS_LABELS["wtrain"])
+    for key, path in curves.items():
+        if key not in drawn:
+            views.append((path, {}))
+    return views
+
+
+def metric_files(spec: Spec, st_list: list[Stage] | None = None) -> list[str]:
+    """The preset's metrics files (outputs of kind "metric"), repository-relative, in DAG order."""
+    return [o.path for st in (stages(spec) if st_list is None else st_list) for o in st.outs if o.kind == "metric"]
+
+
 def dvc_yaml(spec: Spec) -> dict:
+    """The preset's dvc.yaml: its stages, then its views. Stages run in `wdir` (the repository root); the
+    paths of top-level `metrics:` and `plots:` are relative to the file's own folder (DVC's rule)."""
     depth = len(Path(dvc_file(spec)).parts) - 1
     wdir = "/".join([".."] * depth) or None
-    return {"stages": {dvc_name(st): _body(st, wdir) for st in stages(spec)}}
+    rel = (lambda path: f"{wdir}/{path}") if wdir else (lambda path: path)
+    st_list = stages(spec)
+    plots = []
+    for pid, d in plot_views(spec, st_list):
+        if "y" in d:
+            plots.append({pid: {**d, "y": {rel(f): cols for f, cols in d["y"].items()}}})
+        else:
+            plots.append(rel(pid))
+    out: dict = {"stages": {dvc_name(st): _body(st, wdir) for st in st_list}}
+    if metrics := metric_files(spec, st_list):
+        out["metrics"] = [rel(f) for f in metrics]
+    if plots:
+        out["plots"] = plots
+    return out
 
 
 def render(spec: Spec) -> str:
