@@ -155,9 +155,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--from-raw", action="store_true", help="retrain too (default: from the checkpoints and prepared data)")
     p.add_argument("--keep", action="store_true", help="keep the scratch workspace")
     p.add_argument("targets", nargs="+", metavar="TARGET", help="experiments, stage ids or files")
+    p = sub.add_parser("status", help="which stages would rerun, and why (code, params, inputs, outputs, upstream)")
+    p.add_argument("--preset")
+    p.add_argument("--json", action="store_true", help="every rerunning stage and its reasons as JSON")
+    p.add_argument("--engines", action="store_true",
+                   help="also ask `dvc status` and `snakemake -n`; exit 1 where their rerun set differs")
+    p.add_argument("targets", nargs="*", metavar="TARGET",
+                   help="experiments, stage ids or files, with everything upstream (default: every stage)")
     args = ap.parse_args(argv)
     if args.command == "verify":
         contract.guarded(lambda: _verify(args.preset, args.targets, args.from_raw, args.keep))
+    elif args.command == "status":
+        from mrgen.status import cli as status_cli
+        contract.guarded(lambda: status_cli(args.preset, args.targets, args.json, args.engines))
     elif args.command == "audit":
         contract.guarded(lambda: _audit(args.preset, args.targets, args.json, args.verbose, args.explain))
     elif args.command == "plan":
