@@ -36,3 +36,14 @@ def test_committed_results_match_dvc_lock():
     assert (ROOT / "dvc.lock").exists(), "dvc.lock is missing: run the pipeline and commit its lock"
     status = json.loads(sh("dvc status --json dvc.yaml", ROOT).stdout or "{}")
     assert stale_entries(status) == [], "results are stale; rerun the DAG (README) and commit"
+
+
+def test_committed_results_audit_with_no_broken_link():
+    """`mrgen audit` on the committed results: every link ✓, or ○ "not in cache" for the checkpoints and
+    prepared data a clone without DVC's cache lacks; never ✗ (an edited, swapped or stale result, code that
+    differed from its commit, another environment, a missing record, a lock with two hashes for a path)."""
+    doc = json.loads(sh("mrgen audit --json", ROOT, check=False).stdout)
+    assert doc["lock_problems"] == []
+    broken = [f"{a['stage']}: {c['text']}" for stages in doc["targets"].values() for a in stages
+              for c in a["checks"] if c["status"] == "fail"]
+    assert broken == [], "\n".join(broken[:20])
