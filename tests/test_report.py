@@ -62,7 +62,7 @@ def fake_results(root, spec: Spec, nll: dict | None = None, params: dict | None 
         write(root, f"{pa.metrics_dir(r)}/nll.json", out)
         res = [8, 8, 4, 1]
         write(root, f"{pa.metrics_dir(r)}/states.json", {
-            "images": 4, "decoder": {"norm": [{"mean": 1.0 + i, "std": 0.1} for i in range(4)], "res": res,
+            "run": r, "images": 4, "decoder": {"norm": [{"mean": 1.0 + i, "std": 0.1} for i in range(4)], "res": res,
                                      "backward_error": [{"mean": 0.1, "std": 0.01}] * 4},
             "encoder": {"norm": [{"mean": 2.0, "std": 0.2}] * 4, "res": res[::-1]}})
         temps = p["evaluation"]["samples"]["temperatures"]
@@ -76,12 +76,12 @@ def fake_results(root, spec: Spec, nll: dict | None = None, params: dict | None 
                 "model": m, "steps": n, "dataset": wm["dataset"], "fid": 100.0 + n, "n_samples": 48,
                 "n_reference": 200, "weights": "test weights"})
             write(root, f"{pa.metrics_dir(f'{m}-n{n}')}/timing.json", {
-                "network_evaluations": n, "ms_per_image": ms.get(m, 10.0), "device": "cpu"})
+                "model": m, "steps": n, "network_evaluations": n, "ms_per_image": ms.get(m, 10.0), "device": "cpu"})
     datasets = {d for ex in p["experiments"].values() if ex["kind"] in ("w5", "w6")
                 for panel in ex["panels"].values() for d in panel["variants"].values()}
     for d in datasets:
         write(root, pa.wstats_file(d), {
-            "kl_direction": "n0_n1",
+            "dataset": d, "kl_direction": "n0_n1",
             "kl": {str(j): {"size": 16 >> j, "crop": 16 >> j, "dim": 3 * (16 >> j) ** 2, "kl": 100.0 / j,
                             "kl_per_dim": 1.0 / j} for j in (1, 2)},
             "sparsity": {str(j): {b: {"std": 0.1, "kurtosis": 10.0, "hoyer": 0.5, "frac_small": 0.5,

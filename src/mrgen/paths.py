@@ -78,6 +78,10 @@ class Paths:
     def figure(self, experiment: str, ext: str) -> str:
         return self.results("figures", f"{experiment}.{ext}")
 
+    def report(self, ext: str, preset: str | None = None) -> str:
+        """The reproduction report page of a preset: results/<preset>/report.{html,md} and its record."""
+        return f"results/{preset or self.preset}/report.{ext}"
+
     def params_dir(self, preset: str | None = None) -> str:
         """Where DVC reads stage params: one small JSON file per stage with exactly the params.yaml keys it
         tracks (written by the params stage and by the Snakefile; DVC parses and searches a params file

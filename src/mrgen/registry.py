@@ -311,6 +311,33 @@ def _fid_weights(spec: Spec) -> str:
     return spec.paths.raw_dir(spec.p["wavelet"]["fid"]["weights"])
 
 
+def _page_outs(pa: Paths, p: str) -> list[Out]:
+    return [Out(pa.report("html", p), cache=False), Out(pa.report("md", p), cache=False),
+            _record(pa.report("provenance.json", p))]
+
+
+def _page_deps(spec: Spec, p: str) -> list[str]:
+    """What the report page reads: every table's metrics, every figure's PNG, and the provenance record of
+    every stage upstream of a table or figure (found in the graph of the other kinds' stages)."""
+    from mrgen.lineage import Graph  # lineage imports this module
+    g = Graph({st.id: st for st in stages(spec, skip=("report",))})
+    ex = spec.p["experiments"]
+    files = [f for e in ex if ex[e]["kind"] in TABLE_KINDS for f in report_inputs(spec, e)]
+    files += [spec.paths.figure(e, "png") for e in ex if ex[e]["kind"] in FIGURE_KINDS]
+    up = set().union(*(g.upstream(t) for t in g.targets()))
+    return list(dict.fromkeys(files + [st.record for i, st in g.stages.items() if i in up]))
+
+
+def _page_params(spec: Spec, p: str) -> list[str]:
+    """What the page reads: each table's keys (report_params), each figure-only experiment's kind and caption,
+    and the tolerances against the papers' numbers."""
+    keys = []
+    for e, ex in spec.p["experiments"].items():
+        keys += (report_params(spec, e, figure=False) if ex["kind"] in TABLE_KINDS
+                 else [spec.key("experiments", e, k) for k in ("kind", "caption")])
+    return keys + ["tolerances.paper"]
+
+
 # ---------------------------------------------------------------- the stage kinds
 _KINDS = [
     Kind("params", code=("src/mrgen/config/*.py", "src/mrgen/registry.py", "src/mrgen/dag.py", "src/mrgen/paths.py"),
@@ -398,6 +425,12 @@ _KINDS = [
          outs=_report_outs("figures", ("png", "pdf")),
          params=lambda s, e: report_params(s, e, figure=True),
          local=True),
+    Kind("report", code=("!src/mrgen/report/figures.py",),
+         instances=lambda s: [s.preset],
+         deps=_page_deps,
+         outs=_page_outs,
+         params=_page_params,
+         local=True),
 ]
 KINDS: dict[str, Kind] = {k.name: k for k in _KINDS}
 
@@ -423,10 +456,11 @@ def check(spec: Spec) -> Spec:
     return spec
 
 
-def stages(spec: Spec) -> list[Stage]:
-    """Every stage instance of the spec's preset, kind by kind in registry order."""
+def stages(spec: Spec, skip: tuple[str, ...] = ()) -> list[Stage]:
+    """Every stage instance of the spec's preset, kind by kind in registry order (less the kinds in `skip`)."""
     check(spec)
-    return [build(spec, kind, name) for kind in KINDS.values() for name in kind.instances(spec)]
+    return [build(spec, kind, name) for kind in KINDS.values() if kind.name not in skip
+            for name in kind.instances(spec)]
 
 
 def stage(spec: Spec, kind: str, name: str) -> Stage:
