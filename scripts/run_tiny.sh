@@ -8,4 +8,4 @@ snakemake --profile workflow/profiles/local "$@"
 dvc commit -f -q dvc.yaml
 snakemake --profile workflow/profiles/local --touch    # dvc commit renewed the mtimes of cached outputs
 dvc status dvc.yaml
-echo "results: results/tiny/tables/{f4,t1,t2,t3,g4,th2,w1,w4,w5,w6}.md, results/tiny/figures/{f4,f5,f6,th2,w4,w5,w6}.png"
+echo "results: results/tiny/report.html (the reproduction report: open it in a browser; report.md beside it), results/tiny/tables/{f4,t1,t2,t3,g4,th2,w1,w4,w5,w6}.md, results/tiny/figures/{f4,f5,f6,th2,w4,w5,w6}.png"
