@@ -154,14 +154,20 @@ class Auditor:
     """The checks of one preset's records against the workspace, DVC's cache, dvc.lock and params.yaml."""
 
     def __init__(self, spec: Spec, root: Path = ROOT, deep: bool = True):
+        """deep=False: records only (what the report stage may read): each record against the records it
+        links to, never the files, code, params.yaml or git they name."""
         self.spec, self.root, self.deep = spec, Path(root), deep
         self.graph: Graph = graph(spec)
-        self.lock = DvcLock((self.root / dvc_file(spec)).with_suffix(".lock"), self.root)
         lock_file = self.root / "requirements.lock"
-        self.env_lock = sha256_file(lock_file) if lock_file.is_file() else None
+        self.env_lock = sha256_file(lock_file) if lock_file.is_file() and deep else None
+        self._records_lock = False                      # records only: env_lock taken from the first record
         self._records: dict[str, tuple[dict | None, str | None]] = {}
         self._audits: dict[str, StageAudit] = {}
         self._hashes: dict[str, tuple[str, str | None]] = {}
+
+    @cached_property
+    def lock(self) -> DvcLock:
+        return DvcLock((self.root / dvc_file(self.spec)).with_suffix(".lock"), self.root)
 
     # ------------------------------------------------------------ reading
     def record(self, sid: str) -> tuple[dict | None, str | None]:
@@ -215,7 +221,8 @@ class Auditor:
         a.add(OK, f"record {st.record}")
         self._outputs(st, rec, a)
         self._inputs(st, rec, a)
-        self._params(st, rec, a)
+        if self.deep:
+            self._params(st, rec, a)
         self._code_and_env(rec, a)
         if self.deep:
             self._dvc_lock(st, rec, a)
@@ -263,7 +270,7 @@ class Auditor:
                 a.add(FAIL, f"{dep}: read sha256 {seen[:12]}, but {made[0]}'s record says it wrote {made[1][:12]} "
                             "(a broken link: the producer reran since, or the file was swapped)")
                 continue
-            if made is None or self.deep:                # code files always; data only when hashing data
+            if self.deep:
                 where, now = self.current(dep)
                 what = "code" if made is None else "input"
                 if where == "absent":
@@ -296,15 +303,18 @@ class Auditor:
             a.add(FAIL, "made outside a git checkout (no commit recorded)")
         elif changed:
             a.add(FAIL, f"made by code that differed from commit {commit[:10]}: {', '.join(changed)}")
-        elif not _commit_exists(self.root, commit):
+        elif self.deep and not _commit_exists(self.root, commit):
             a.add(FAIL, f"commit {commit[:10]} is not in this repository (made from unpublished code)")
         else:
             a.add(OK, f"code as committed at {commit[:10]}")
         env = rec.get("environment") or {}
         lock = env.get("lock_sha256")
+        if not self.deep:                               # records only: one environment along the chain
+            self.env_lock = self.env_lock if self._records_lock else lock
+            self._records_lock = True
         if lock != self.env_lock:
             a.add(FAIL, f"made in another environment (requirements.lock sha256 {str(lock)[:12]}, "
-                        f"here {str(self.env_lock)[:12]})")
+                        f"{'here' if self.deep else 'the rest of the chain'} {str(self.env_lock)[:12]})")
         else:
             a.add(OK, f"environment: requirements.lock {lock[:12]}; {describe_device(rec)}")
 
@@ -352,25 +362,26 @@ class Auditor:
             a.add(OK, "md, csv and tex equal the table re-rendered from its metrics")
 
     def _declared_raw(self, st: Stage, rec: dict, a: StageAudit) -> None:
-        """The raw files have the sha256 params.yaml declares (the root of every chain)."""
+        """The raw files have the sha256 params.yaml declares (the root of every chain); records only: the
+        sha256 the fetch stage found equals the one it was told to expect."""
         section = "datasets" if st.name in self.spec.p["datasets"] else "assets"
-        files = self.spec.p[section][st.name]["raw"]["files"]
+        key = self.spec.key(section, st.name, "raw")
         raw = self.spec.paths.raw_dir(st.name)
-        for name, decl in files.items():
-            key = f"{self.spec.key(section, st.name, 'raw')}.files.{name}.sha256"
-            if not decl.get("sha256"):
-                a.add(FAIL, f"{raw}/{name}: params.yaml declares no sha256 ({key}): the chain ends unverified")
-                continue
-            if self.deep:
-                now = self.current(f"{raw}/{name}")[1]
-            else:                                        # what the fetch stage found, as it recorded it
-                now = ((rec.get("files") or {}).get(name) or {}).get("sha256")
-            if now is None:
+        if self.deep:
+            pairs = {n: (d.get("sha256"), self.current(f"{raw}/{n}")[1])
+                     for n, d in self.spec.p[section][st.name]["raw"]["files"].items()}
+        else:
+            pairs = {n: (f.get("declared_sha256"), f.get("sha256")) for n, f in (rec.get("files") or {}).items()}
+        for name, (declared, now) in pairs.items():
+            where = f"{key}.files.{name}.sha256"
+            if not declared:
+                a.add(FAIL, f"{raw}/{name}: params.yaml declares no sha256 ({where}): the chain ends unverified")
+            elif now is None:
                 a.add(ABSENT, f"{raw}/{name}: not in the workspace nor DVC's cache (run `dvc pull`)")
-            elif now != decl["sha256"]:
-                a.add(FAIL, f"{raw}/{name}: sha256 {now[:12]}, params.yaml declares {decl['sha256'][:12]} ({key})")
+            elif now != declared:
+                a.add(FAIL, f"{raw}/{name}: sha256 {now[:12]}, params.yaml declares {declared[:12]} ({where})")
             else:
-                a.add(OK, f"{raw}/{name}: sha256 {now[:12]} = {key}")
+                a.add(OK, f"{raw}/{name}: sha256 {now[:12]} = {where}")
 
     # ------------------------------------------------------------ targets
     def target(self, tid: str) -> list[StageAudit]:
@@ -416,9 +427,10 @@ def describe_device(rec: dict) -> str:
 
 
 def record_status(spec: Spec, g: Graph, target_id: str, root: Path = ROOT) -> dict:
-    """The audit of a target's records alone (no data files read): every upstream record present and
-    naming its stage, each consumer's input hash equal to its producer's recorded output, params as they
-    ran, code as committed, one environment. What the report page shows per target."""
+    """The audit of a target's records alone (the report stage's inputs; no data, code, params.yaml or git
+    read): every upstream record present and naming its stage, each consumer's input hash equal to its
+    producer's recorded output, code as committed, one environment along the chain, raw files as
+    declared when fetched. What the report page shows per target; `mrgen audit` checks the rest."""
     auditor = Auditor(spec, root, deep=False)
     auditor.graph = g
     audits = auditor.target(target_id)
