@@ -1,14 +1,16 @@
-"""No-op planning: `dvc status` and `snakemake -n` on a preset's whole DAG with nothing to do, this
-checkout against another commit, side by side in one run (A B A B, median of each and their ratio).
+"""No-op planning: `dvc status`, `snakemake -n` and `mrgen status` on a preset's whole DAG with nothing to
+do, this checkout against another commit, side by side in one run (A B A B, median of each and their ratio).
 
     python benchmarks/planning.py [--against REV] [--presets tiny,paper] [--runs 3]
 
 Each tree (this checkout's tracked and untracked files; REV's files from `git archive`) is copied to a
 temporary folder, where every output of the preset's DAG is written as a small placeholder by that tree's
 own registry (nothing is trained), recorded with `dvc commit -f` and stamped with `snakemake --touch`.
-Both engines then have nothing to do, and what is timed is their planning alone: reading dvc.yaml,
-dvc.lock and params, checking every stage; building Snakemake's DAG. Prints one line per preset and
-command. Goal (issue 14): under 5 s each on this 2-core machine.
+Each stage's provenance record is written as the stage contract would (inputs', outputs' and params'
+values), so `mrgen status` (a tree that has it) has nothing to do either. What is timed is planning
+alone: reading dvc.yaml, dvc.lock and params, checking every stage; building Snakemake's DAG; reading
+the records and hashing (cached) inputs and outputs. Prints one line per preset and command ("-" for a
+tree without the command). Goal (issues 13 and 14): under 5 s each on this 2-core machine.
 """
 from __future__ import annotations
 
@@ -23,12 +25,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE = """
+import json
 import sys
 from pathlib import Path
 from mrgen.config.spec import load
 from mrgen.registry import stages
-for st in stages(load(preset=sys.argv[1])):
-    for o in st.outs:
+spec = load(preset=sys.argv[1])
+try:                                    # a tree with folder hashing as the records hold it
+    from mrgen.dag import refresh_params_files
+    from mrgen.io import sha256_path
+    refresh_params_files(spec)
+except ImportError:
+    sha256_path = None
+for st in stages(spec):
+    for o in st.outs[:-1]:
         p = Path(o.path)
         if o.directory:
             p.mkdir(parents=True, exist_ok=True)
@@ -36,6 +46,16 @@ for st in stages(load(preset=sys.argv[1])):
         else:
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(st.id)
+    record = Path(st.record)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    if sha256_path is None:
+        record.write_text(st.id)
+        continue
+    record.write_text(json.dumps({
+        "stage": st.kind, "instance": st.name, "preset": spec.preset,
+        "inputs": {d: sha256_path(d) for d in st.deps},
+        "outputs": {o.path: sha256_path(o.path) for o in st.outs[:-1]},
+        "params": {k: spec.lookup(k) for k in st.params}}, indent=2, sort_keys=True))
 """
 
 
@@ -82,9 +102,11 @@ def built(repo: Path, preset: str) -> dict[str, str]:
     sh(["dvc", "commit", "-f", "-q", dvc_file(repo, preset)], repo)
     sh(f"{smk} --touch", repo)              # `dvc commit` renewed the outputs' mtimes
     cmds = {"dvc status": f"dvc status {dvc_file(repo, preset)}", "snakemake -n": f"{smk} -n"}
+    if (repo / "src/mrgen/status.py").is_file():
+        cmds["mrgen status"] = f"mrgen status --preset {preset}"
     for cmd in cmds.values():
         out = sh(cmd, repo).stdout
-        if "up to date" not in out and "Nothing to be done" not in out:
+        if "up to date" not in out and "Nothing to be done" not in out and "nothing to do" not in out:
             sys.exit(f"{repo}: `{cmd}` has work to do after the fake build:\n{out[-2000:]}")
     return cmds
 
@@ -116,14 +138,16 @@ def run(args, base: Path) -> None:
           + ("   ratio (this / against)" if args.against else ""))
     for preset in args.presets.split(","):
         cmds = {name: built(repo, preset) for name, repo in trees.items()}
-        for what in ("dvc status", "snakemake -n"):
-            times: dict[str, list[float]] = {name: [] for name in trees}
+        for what in ("dvc status", "snakemake -n", "mrgen status"):
+            has = [name for name in trees if what in cmds[name]]
+            times: dict[str, list[float]] = {name: [] for name in has}
             for _ in range(args.runs):                      # A B A B: drift hits both alike
-                for name, repo in trees.items():
-                    times[name].append(timed(cmds[name][what], repo))
+                for name in has:
+                    times[name].append(timed(cmds[name][what], trees[name]))
             med = {name: statistics.median(t) for name, t in times.items()}
-            line = f"{preset:7s} {what:13s} " + " ".join(f"{med[n]:12.2f} s" for n in trees)
-            if args.against:
+            line = f"{preset:7s} {what:13s} " + " ".join(f"{med[n]:12.2f} s" if n in med else f"{'-':>14s}"
+                                                        for n in trees)
+            if args.against and len(med) == 2:
                 line += f"   {med['this checkout'] / med[args.against]:.3f}"
             print(line, flush=True)
 

@@ -250,10 +250,11 @@ def _call(cmd: list[str], root: Path) -> str:
     return r.stdout + "\n" + r.stderr
 
 
-def dvc_view(st: Status) -> dict[str, str]:
-    """Stages `dvc status` names (id -> what it says changed), the preset's dvc.yaml as target."""
+def dvc_view(st: Status) -> tuple[dict[str, str], list[str]]:
+    """Stages `dvc status` names (id -> what it says changed), the preset's dvc.yaml as target; and the params
+    files refreshed first (DVC reads each stage's params from them; `dvc repro` refreshes them first)."""
     from mrgen.dag import dvc_file, dvc_name, refresh_params_files
-    refresh_params_files(st.spec, root=st.root)
+    refreshed = refresh_params_files(st.spec, root=st.root)
     ids = {dvc_name(s): s.id for s in st.graph.stages.values()}
     text = _call([_tool("dvc"), "status", "--json", dvc_file(st.spec)], st.root)
     try:
@@ -274,7 +275,7 @@ def dvc_view(st: Status) -> dict[str, str]:
             else:
                 parts.append(str(c))
         out[sid] = "; ".join(parts) or "changed"
-    return out
+    return out, refreshed
 
 
 JOB = re.compile(r"^\s*(?:local)?rule (\w+):\s*$")
@@ -314,7 +315,7 @@ def engines(st: Status, res: Result) -> dict:
     """Each engine's rerun set over the considered stages, and where it differs from ours."""
     scope = set(res.considered)
     ours = set(res.rerun)
-    dvc = dvc_view(st)
+    dvc, refreshed = dvc_view(st)
     smk = snakemake_view(st)
     views = {
         "dvc": (downstream(st.graph, dvc) & scope, {**{i: "downstream of a stage dvc status names" for i in
@@ -329,6 +330,7 @@ def engines(st: Status, res: Result) -> dict:
                      "named": sorted(i for i in (dvc if name == "dvc" else smk) if i in scope),
                      "not_theirs": {i: res.rerun[i][0].text for i in missing},
                      "only_theirs": {i: why.get(i, "") for i in extra}}
+    out["dvc"]["refreshed"] = refreshed
     return out
 
 
@@ -339,6 +341,8 @@ def _engine_lines(doc: dict) -> list[str]:
            "snakemake": "the jobs snakemake -n lists"}
     for name, d in doc.items():
         said = f"{d['count']} stage{'' if d['count'] == 1 else 's'} ({how[name].format(n=len(d['named']))})"
+        if d.get("refreshed"):
+            said += f"; {len(d['refreshed'])} params files refreshed from params.yaml first, as dvc repro would"
         if d["agrees"]:
             lines.append(f"{label[name]} agrees: {said}")
             continue
