@@ -484,8 +484,8 @@ def as_json(auditor: Auditor, targets: list[str]) -> dict:
 
 def resolve(auditor: Auditor, names: list[str]) -> list[str]:
     """TARGET words -> stage ids (an experiment's table and figure, a stage id, a file); one line if unknown."""
-    if not names:
-        return auditor.graph.targets()
+    if not names:                                   # every table and figure, then the report page
+        return auditor.graph.targets() + [i for i, st in auditor.graph.stages.items() if st.kind == "report"]
     out = []
     for n in names:
         ids = auditor.graph.find(n)
