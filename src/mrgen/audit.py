@@ -584,6 +584,7 @@ def explain(auditor: Auditor, path: str, cell: str) -> str:
             a = auditor.stage(sid)
             rec, _ = auditor.record(sid)
             lines.append(f"  ← {MARK[a.status]} {sid} ({a.record})" + (f": {_facts(rec)}" if rec else ""))
+            lines += _params_lines(rec or {}, "      ")
             for c in a.checks:
                 if c.status != OK or c.text.startswith(("data/", "models/", "results/")) and "=" in c.text:
                     lines.append(f"      {MARK[c.status]} {c.text}")
@@ -593,8 +594,13 @@ def explain(auditor: Auditor, path: str, cell: str) -> str:
 def _facts(rec: dict) -> str:
     git = rec.get("git") or {}
     code = [k for k in rec.get("inputs", {}) if k.endswith(".py")]
-    differed = f" (code differed: {', '.join(git['code_changed'])})" if git.get("code_changed") else ""
-    return (f"seed {rec.get('seed', '-')}, {len(rec.get('params') or {})} params keys, commit "
-            f"{str(git.get('commit'))[:10]}{differed}, "
-            f"{len(code)} code files hashed, {describe_device(rec)}, "
-            f"lock {str((rec.get('environment') or {}).get('lock_sha256'))[:12]}, {rec.get('wall_time_s', '?')} s")
+    differed = f"differed: {', '.join(git['code_changed'])}" if git.get("code_changed") else "as committed"
+    seed = f"seed {rec['seed']}, " if "seed" in rec else ""
+    return (f"{seed}commit {str(git.get('commit'))[:10]} ({len(code)} code files hashed, {differed}), "
+            f"{describe_device(rec)}, requirements.lock {str((rec.get('environment') or {}).get('lock_sha256'))[:12]}, "
+            f"{rec.get('wall_time_s', '?')} s")
+
+
+def _params_lines(rec: dict, indent: str, limit: int = 110) -> list[str]:
+    """The params values a stage ran with, one key a line, shortened."""
+    return [f"{indent}param {k} = {_short(v, limit)}" for k, v in sorted((rec.get("params") or {}).items())]

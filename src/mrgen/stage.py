@@ -246,6 +246,9 @@ def guarded(fn):
         after = "after its outputs were committed" if state.committed else "outputs left as they were"
         print(f"interrupted by {signal.Signals(e.signum).name}; {after}", file=sys.stderr)
         sys.exit(128 + e.signum)
+    except BrokenPipeError:                       # `mrgen audit | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     except OSError as e:
         what = e.filename or "a file"
         if e.errno == errno.ENOSPC:
