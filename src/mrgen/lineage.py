@@ -75,6 +75,7 @@ def read_record(path: str, root: Path = ROOT) -> tuple[dict | None, str | None]:
         rec = json.loads(f.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         return None, f"not readable JSON ({type(e).__name__})"
-    if not isinstance(rec, dict) or not isinstance(rec.get("outputs"), dict) or not isinstance(rec.get("inputs"), dict):
-        return None, "not a provenance record (expected a JSON object with inputs and outputs)"
+    if not isinstance(rec, dict) or not all(
+            isinstance(rec.get(k), dict) and all(isinstance(h, str) for h in rec[k].values()) for k in ("inputs", "outputs")):
+        return None, "not a provenance record (expected a JSON object whose inputs and outputs map paths to sha256)"
     return rec, None
