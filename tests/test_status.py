@@ -315,7 +315,11 @@ def test_mrgen_status_names_what_both_engines_would_run(smk_copy, edit):
         assert "code src/mrgen/models/hvae.py changed" in doc["rerun"]["train@digits-x1"][0]["text"]
         assert "prepare@digits" not in doc["rerun"] and smk["agrees"], smk
     elif edit is _params_edit:
-        assert set(doc["rerun"]) == {"params@tiny", "figure@f4"} and smk["agrees"], smk
+        key = "presets.tiny.experiments.f4.figure.dpi"
+        st = Status(load(repo / "params.yaml"), repo)
+        readers = {i for i, s in st.graph.stages.items() if any(key.startswith(k + ".") for k in s.params)}
+        assert "figure@f4" in readers and "table@f4" not in readers
+        assert set(doc["rerun"]) == downstream(st.graph, readers | {"params@tiny"}) and smk["agrees"], smk
         assert "param presets.tiny.experiments.f4.figure.dpi 150 → 120" in [r["text"] for r in doc["rerun"]["figure@f4"]]
     else:
         assert doc["rerun"]["evaluate@digits-x4"][0]["text"].startswith(
