@@ -110,7 +110,8 @@ def test_plan_prefers_a_recorded_measurement_and_says_so():
 @pytest.mark.parametrize("argv, mode", [
     (["--profile", "workflow/profiles/slurm"], "run"), (["-n", "--profile", "workflow/profiles/slurm"], "dry"),
     (["--unlock", "--profile", "workflow/profiles/slurm"], "other"), (["--touch"], "other"), (["--lint"], "other"),
-    (["--dag"], "other"), (["--no-such-option"], "other"),
+    (["--dag"], "other"), (["--no-such-option"], "other"), (["--profile", "workflow/profiles/local"], "other"),
+    (["-n", "--profile", "workflow/profiles/local"], "other"),
 ])
 def test_only_a_run_waits_for_an_earlier_controllers_jobs(argv, mode):
     from mrgen.cluster import snakemake_mode

@@ -7,6 +7,8 @@
     mrgen times [--preset P]       where the DAG's time goes: wall time per kind, critical path, schedule
     mrgen audit [--preset P] [--json] [-v] [--explain FILE CELL] [TARGET ...]
                                    check every link from each published number back to the raw bytes
+    mrgen status [--preset P] [--json] [--engines] [TARGET ...]
+                                   which stages would rerun and why (code file, params key old -> new, input)
     mrgen verify [--preset P] [--from-raw] [--keep] TARGET ...
                                    rerun a target's numbers in a scratch workspace; compare within tolerance
     mrgen plan [--preset P] [--gpu TYPE] [--site FILE] [TARGET ...]

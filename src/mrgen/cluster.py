@@ -127,9 +127,11 @@ INFO_ONLY = ("unlock", "touch", "lint", "dag", "rulegraph", "filegraph", "d3dag"
 
 
 def snakemake_mode(argv: list[str]) -> str:
-    """What the Snakemake command `argv` (its arguments, profile included) will do: "run" jobs, a "dry"
-    run, or "other" (unlock, touch, lint, a graph or summary: nothing runs). The Snakefile is read before
-    Snakemake's own settings reach it, so they are read from the command line the same way."""
+    """What the Snakemake command `argv` (its arguments, profile included) will do with Slurm: "run" jobs, a
+    "dry" run, or "other" (unlock, touch, lint, a graph or summary, or any run with another executor: no
+    Slurm job to wait for, so no Slurm command is called, which takes seconds where a Slurm client is
+    installed but no controller answers). The Snakefile is read before Snakemake's own settings reach it,
+    so they are read from the command line the same way."""
     import contextlib
     import io
     try:
@@ -138,7 +140,7 @@ def snakemake_mode(argv: list[str]) -> str:
             _, args = parse_args(argv)
     except (Exception, SystemExit):                    # not a Snakemake command line (an API call): do nothing
         return "other"
-    if any(getattr(args, flag, None) for flag in INFO_ONLY):
+    if any(getattr(args, flag, None) for flag in INFO_ONLY) or getattr(args, "executor", None) != "slurm":
         return "other"
     return "dry" if args.dryrun else "run"
 
