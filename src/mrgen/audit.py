@@ -34,7 +34,7 @@ from mrgen.config.spec import Spec, SpecError
 from mrgen.dag import dvc_file, dvc_name
 from mrgen.hashcache import cached_digest
 from mrgen.io import ENGINE_MARKERS, folder_digest, folder_files, sha256_file
-from mrgen.lineage import Graph, graph, read_record
+from mrgen.lineage import Graph, graph, leaf_changes, read_record, same, show
 from mrgen.paths import ROOT
 from mrgen.registry import Stage, wavelet_settings
 
@@ -290,10 +290,10 @@ class Auditor:
                 now = "(absent)"
             if key not in ran:
                 a.add(FAIL, f"param {key}: not in its record (stale)")
-            elif ran[key] != now:
-                for k, old, new in _differences(key, ran[key], now):
-                    a.add(FAIL, f"param {k}: ran with {_short(old)}, params.yaml now {_short(new)}: stale")
-        if all(k in ran and ran[k] == self.spec.lookup(k) for k in st.params):
+            elif not same(ran[key], now):
+                for k, old, new in leaf_changes(key, ran[key], now):
+                    a.add(FAIL, f"param {k}: ran with {show(old)}, params.yaml now {show(new)}: stale")
+        if all(k in ran and same(ran[k], self.spec.lookup(k)) for k in st.params):
             a.add(OK, f"params: {len(st.params)} keys as they ran")
 
     def _code_and_env(self, rec: dict, a: StageAudit) -> None:
@@ -398,20 +398,6 @@ class Auditor:
 def _commit_exists(root: Path, commit: str) -> bool:
     r = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=root, capture_output=True)
     return r.returncode == 0
-
-
-def _differences(key: str, old, new):
-    """(dotted key, old, new) for each leaf that differs between two params values."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        for k in sorted(set(old) | set(new), key=str):
-            yield from _differences(f"{key}.{k}", old.get(k, "(absent)"), new.get(k, "(absent)"))
-    elif old != new:
-        yield key, old, new
-
-
-def _short(value, limit: int = 60) -> str:
-    text = json.dumps(value, sort_keys=True)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def describe_device(rec: dict) -> str:
@@ -603,4 +589,4 @@ def _facts(rec: dict) -> str:
 
 def _params_lines(rec: dict, indent: str, limit: int = 110) -> list[str]:
     """The params values a stage ran with, one key a line, shortened."""
-    return [f"{indent}param {k} = {_short(v, limit)}" for k, v in sorted((rec.get("params") or {}).items())]
+    return [f"{indent}param {k} = {show(v, limit)}" for k, v in sorted((rec.get("params") or {}).items())]

@@ -79,3 +79,34 @@ def read_record(path: str, root: Path = ROOT) -> tuple[dict | None, str | None]:
             isinstance(rec.get(k), dict) and all(isinstance(h, str) for h in rec[k].values()) for k in ("inputs", "outputs")):
         return None, "not a provenance record (expected a JSON object whose inputs and outputs map paths to sha256)"
     return rec, None
+
+
+# ---------------------------------------------------------------- a record's params against now
+ABSENT = object()                      # a params leaf one side lacks
+
+
+def show(value, limit: int = 60) -> str:
+    """A params value as one short line (JSON, so strings are quoted and lists look like lists)."""
+    if value is ABSENT:
+        return "(absent)"
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def same(a, b) -> bool:
+    """Equal as JSON (how the record holds them): tuples are lists, NaN equals NaN."""
+    if a is ABSENT or b is ABSENT:
+        return a is b
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def leaf_changes(key: str, old, new) -> list[tuple[str, object, object]]:
+    """(dotted key, old, new) for each leaf that differs, descending into mappings on both sides."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in list(old) + [k for k in new if k not in old]:
+            out += leaf_changes(f"{key}.{k}", old.get(k, ABSENT), new.get(k, ABSENT))
+        return out
+    return [] if same(old, new) else [(key, old, new)]
+
+

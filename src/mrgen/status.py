@@ -37,11 +37,10 @@ from pathlib import Path
 
 from mrgen.config.spec import Spec, SpecError
 from mrgen.io import sha256_path
-from mrgen.lineage import Graph, graph, read_record
+from mrgen.lineage import ABSENT, Graph, graph, leaf_changes, read_record, show
 from mrgen.paths import ROOT
 
 ARROW = "→"
-ABSENT = object()                      # a params leaf one side lacks
 
 
 @dataclass
@@ -73,29 +72,6 @@ class Result:
 
 def short(h: str | None) -> str:
     return h[:8] if isinstance(h, str) else "none"
-
-
-def show(value, limit: int = 60) -> str:
-    """A params value as one short line (JSON, so strings are quoted and lists look like lists)."""
-    if value is ABSENT:
-        return "(absent)"
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _same(a, b) -> bool:
-    """Equal as JSON (how the record holds them): tuples are lists, NaN equals NaN."""
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-
-
-def leaf_changes(key: str, old, new) -> list[tuple[str, object, object]]:
-    """(dotted key, old, new) for each leaf that differs, descending into mappings on both sides."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        out = []
-        for k in list(old) + [k for k in new if k not in old]:
-            out += leaf_changes(f"{key}.{k}", old.get(k, ABSENT), new.get(k, ABSENT))
-        return out
-    return [] if _same(old, new) else [(key, old, new)]
 
 
 def _join(ids: list[str]) -> str:
