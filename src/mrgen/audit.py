@@ -33,7 +33,7 @@ import yaml
 from mrgen.config.spec import Spec, SpecError
 from mrgen.dag import dvc_file, dvc_name
 from mrgen.hashcache import cached_digest
-from mrgen.io import ENGINE_MARKERS, folder_digest, folder_files, sha256_file, sha256_path
+from mrgen.io import ENGINE_MARKERS, folder_digest, folder_files, sha256_file
 from mrgen.lineage import Graph, graph, leaf_changes, read_record, same, show
 from mrgen.paths import ROOT
 from mrgen.registry import Stage, wavelet_settings
@@ -179,6 +179,7 @@ class Auditor:
         """(where, sha256) of a path now: ("workspace", h), ("cache", h) for a DVC-cached output the
         workspace lacks, or ("absent", None)."""
         if path not in self._hashes:
+            from mrgen.io import sha256_path
             p = self.root / path
             if p.exists():
                 self._hashes[path] = ("workspace", sha256_path(p))
