@@ -10,12 +10,15 @@ Each stage's provenance record is written as the stage contract would (inputs', 
 values), so `mrgen status` (a tree that has it) has nothing to do either. What is timed is planning
 alone: reading dvc.yaml, dvc.lock and params, checking every stage; building Snakemake's DAG; reading
 the records and hashing (cached) inputs and outputs. Prints one line per preset and command ("-" for a
-tree without the command). Goal (issues 13 and 14): under 5 s each on this 2-core machine.
+tree without the command). `dvc st, py YAML` is `dvc status` with ruamel's pure-Python parser (its C
+module blocked), as it ran before ruamel.yaml.clib was pinned. Goal (issues 13 and 14): under 5 s each on
+this 2-core machine.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -57,6 +60,12 @@ for st in stages(spec):
         "outputs": {o.path: sha256_path(o.path) for o in st.outs[:-1]},
         "params": {k: spec.lookup(k) for k in st.params}}, indent=2, sort_keys=True))
 """
+
+
+# `dvc status` with ruamel's pure-Python YAML parser, as before ruamel.yaml.clib was in the lock: blocking
+# the C module's import makes ruamel fall back to it (the same files, parsed more slowly)
+PURE = "import sys; sys.modules['_ruamel_yaml'] = None; from dvc.cli import main; sys.exit(main(sys.argv[1:]))"
+PURE_NAME = "dvc st, py YAML"
 
 
 def sh(cmd: list[str] | str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -101,7 +110,8 @@ def built(repo: Path, preset: str) -> dict[str, str]:
     smk = f"snakemake --profile workflow/profiles/local --config preset={preset}"
     sh(["dvc", "commit", "-f", "-q", dvc_file(repo, preset)], repo)
     sh(f"{smk} --touch", repo)              # `dvc commit` renewed the outputs' mtimes
-    cmds = {"dvc status": f"dvc status {dvc_file(repo, preset)}", "snakemake -n": f"{smk} -n"}
+    cmds = {"dvc status": f"dvc status {dvc_file(repo, preset)}", "snakemake -n": f"{smk} -n",
+            PURE_NAME: f"{shlex.quote(sys.executable)} -c {shlex.quote(PURE)} status {dvc_file(repo, preset)}"}
     if (repo / "src/mrgen/status.py").is_file():
         cmds["mrgen status"] = f"mrgen status --preset {preset}"
     for cmd in cmds.values():
@@ -134,18 +144,18 @@ def run(args, base: Path) -> None:
     trees = {"this checkout": tree(base / "this", None)}
     if args.against:
         trees[args.against] = tree(base / "against", args.against)
-    print(f"{'preset':7s} {'command':13s} " + " ".join(f"{name[:14]:>14s}" for name in trees)
+    print(f"{'preset':7s} {'command':15s} " + " ".join(f"{name[:14]:>14s}" for name in trees)
           + ("   ratio (this / against)" if args.against else ""))
     for preset in args.presets.split(","):
         cmds = {name: built(repo, preset) for name, repo in trees.items()}
-        for what in ("dvc status", "snakemake -n", "mrgen status"):
+        for what in ("dvc status", PURE_NAME, "snakemake -n", "mrgen status"):
             has = [name for name in trees if what in cmds[name]]
             times: dict[str, list[float]] = {name: [] for name in has}
             for _ in range(args.runs):                      # A B A B: drift hits both alike
                 for name in has:
                     times[name].append(timed(cmds[name][what], trees[name]))
             med = {name: statistics.median(t) for name, t in times.items()}
-            line = f"{preset:7s} {what:13s} " + " ".join(f"{med[n]:12.2f} s" if n in med else f"{'-':>14s}"
+            line = f"{preset:7s} {what:15s} " + " ".join(f"{med[n]:12.2f} s" if n in med else f"{'-':>14s}"
                                                         for n in trees)
             if args.against and len(med) == 2:
                 line += f"   {med['this checkout'] / med[args.against]:.3f}"

@@ -81,6 +81,26 @@ def test_duplicate_yaml_key_is_an_error(tmp_path):
         load(p)
 
 
+def test_a_params_file_dvc_cannot_parse_is_refused_before_any_engine_runs(tmp_path):
+    """PyYAML's libyaml reads an unquoted URL in a flow list; DVC's parser (ruamel's C one) stops on it."""
+    from dvc.utils.serialize import YAMLFileCorruptedError, parse_yaml
+
+    from mrgen.config.spec import check_dvc_readable
+    from mrgen.dag import refresh_params_files
+    text = (ROOT / "params.yaml").read_text()
+    check_dvc_readable(ROOT / "params.yaml")
+    assert 'urls: ["https://' in text
+    p = tmp_path / "params.yaml"
+    p.write_text(text.replace('urls: ["https://', 'urls: [https://', 1).replace('.gz", "https', ".gz, https", 1))
+    spec = load(p, preset="tiny")                         # the stages' loader reads it ...
+    with pytest.raises(YAMLFileCorruptedError):           # ... DVC does not
+        parse_yaml(p.read_text(), str(p))
+    with pytest.raises(SpecError, match=r"params.yaml: line \d+, column \d+: DVC's YAML parser refuses it "
+                                        r"\(found unexpected ':'\); quote the value$"):
+        refresh_params_files(spec, root=tmp_path)
+    assert not (tmp_path / "pipelines").exists()          # nothing written
+
+
 @pytest.mark.parametrize("bad", ["x;touch FILE", "../x", "--help", "-x", "Digits", "a b", "x.y", "$(id)"])
 def test_unsafe_run_names(bad):
     with pytest.raises(SpecError, match=rf"presets\.tiny\.runs\.{__import__('re').escape(bad)}: unsafe name; names must "

@@ -272,7 +272,10 @@ def refresh_params_files(spec: Spec, of: Iterable[Stage] | None = None, root: Pa
     and an `ancient()` input hides its consumers' own triggers (code, params) on the run that rewrites it.
     Under DVC the params stage writes them (dep params.yaml), so `dvc repro` refreshes them before it
     decides what else to rerun."""
+    from mrgen.config.spec import check_dvc_readable
     from mrgen.io import write_text
+    if spec.path is not None:                      # what `dvc commit` after this run will parse
+        check_dvc_readable(spec.path, spec.source)
     want = params_files(spec, of)
     folder = root / spec.paths.params_dir()
     changed = [f for f, text in want.items() if not (root / f).is_file() or (root / f).read_text() != text]

@@ -51,6 +51,22 @@ def read_yaml(path: Path, shown: str | Path | None = None):
         raise SpecError(f"{shown}: not valid YAML: {e}") from None
 
 
+def check_dvc_readable(path: Path, shown: str | Path | None = None) -> None:
+    """Refuse a params file DVC cannot read. DVC parses params.yaml itself (for `${}` variables) with
+    ruamel's safe loader, whose C parser (ruamel.yaml.clib, 4x faster) is stricter than PyYAML's libyaml:
+    e.g. an unquoted URL in a flow list (`[https://a/b]`) passes here but stops every `dvc` command."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    try:
+        YAML(typ="safe").load(path.read_text())
+    except MarkedYAMLError as e:
+        mark = e.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
+        raise SpecError(f"{shown or path}: {where}: DVC's YAML parser refuses it ({e.problem}); quote the value") from None
+    except YAMLError as e:
+        raise SpecError(f"{shown or path}: DVC's YAML parser refuses it: {e}") from None
+
+
 def _dotted(loc) -> str:
     parts = [x if isinstance(x, str) and x.isprintable() else repr(x) for x in loc]
     return ".".join(p for p in parts if not p.startswith(("function-", "literal[", "[key]")))
@@ -110,6 +126,7 @@ class Spec:
 
     def __init__(self, raw: dict, preset: str | None = None, source: str | Path = "params.yaml"):
         self.source = str(source)
+        self.path: Path | None = None                    # the file `load` read it from
         self.written = raw                              # the file as written: the keys DVC can track
         if not isinstance(raw, dict):
             raise SpecError(f"{self.source}: expected a mapping at the top level, found {type(raw).__name__}")
@@ -277,4 +294,6 @@ def load(path: str | Path = DEFAULT, preset: str | None = None) -> Spec:
     path = Path(path)
     shown = path.name if path == DEFAULT else path
     raw = read_yaml(path, shown)
-    return Spec(raw if raw is not None else {}, preset, source=shown)
+    spec = Spec(raw if raw is not None else {}, preset, source=shown)
+    spec.path = path
+    return spec
