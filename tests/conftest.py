@@ -117,12 +117,13 @@ def smoke(repo: Path) -> None:
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
 
 
-# fixture -> (command that runs the DAG in an empty copy, how the copy's params change first). Snakemake
-# builds the main job exactly (the tiny preset as committed); DVC, which runs one stage at a time, builds
-# the same DAG (every stage, command and code path) at smoke scale alongside it, so both fit in CI's time.
-# The cluster tests' slice runs through sbatch and, for comparison, locally.
+# fixture -> (command that runs the DAG in an empty copy, how the copy's params change first). Each engine
+# builds the whole tiny DAG (every stage, command and code path) at smoke scale, both at once, so the two
+# builds can be compared file for file; the committed results are the main job at full scale (audited by
+# tests/test_results_fresh.py, and one target rerun from the raw bytes there). The cluster tests' slice
+# runs through sbatch and, for comparison, locally.
 BUILDS = {
-    "smk_built": (SMK, None),
+    "smk_built": (SMK, smoke),
     "dvc_built": ("dvc repro -q", smoke),
     "slurm_built": (f"timeout -k 10 1500 snakemake {SLURM_TARGETS} {SLURM_ARGS}", slurm_case),
     "slurm_local": (f"snakemake {SLURM_TARGETS} --profile workflow/profiles/local --config preset=tiny site=site.yaml",
@@ -226,7 +227,8 @@ def commit(repo: Path) -> None:
 
 @pytest.fixture(scope="session")
 def smk_built(request):
-    """The tiny DAG built by Snakemake and recorded by `dvc commit` (read it; copy it to change it)."""
+    """The tiny DAG built by Snakemake at smoke scale and recorded by `dvc commit` (read it; copy it to change
+    it)."""
     repo = _build(request, "smk_built")
     commit(repo)
     return repo

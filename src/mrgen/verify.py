@@ -5,7 +5,8 @@ metric kind (`tolerances.rerun`).
 What is rerun: every stage upstream of the target except those making its heavy inputs (fetch, prepare,
 train, wtrain: the raw bytes, prepared arrays and checkpoints, linked into the scratch workspace from this
 one or DVC's cache), and except the tables and figures (they only arrange numbers). `--from-raw` reruns
-training too: everything but fetching the raw bytes. The scratch workspace holds the git-tracked files and
+training too: everything but fetching the raw bytes, and compares the numbers computed from the retrained
+weights (their training curves are not compared). The scratch workspace holds the git-tracked files and
 the linked inputs; the stages run there exactly as the engines run them (`mrgen KIND --preset P NAME`,
 MRGEN_ROOT pointing at it), and this checkout is never written.
 """
@@ -127,6 +128,8 @@ def compare(spec: Spec, g: Graph, ids: list[str], root: Path, where: Path) -> li
     out = []
     for i in ids:
         st = g.stages[i]
+        if st.kind not in METRIC_KIND:            # retrained weights (--from-raw): judged by what they compute
+            continue
         for o in st.outs[:-1]:
             if o.cache or not o.path.endswith((".json", ".csv")):
                 continue
