@@ -168,8 +168,12 @@ def uninterrupted(slurm_built, tmp_path_factory):
 
 def test_time_limit_checkpoints_and_the_retry_resumes(slurm_copy, uninterrupted):
     long_run(slurm_copy, 1)
-    r = sh(f"timeout -k 10 900 snakemake models/tiny/digits-x1/ema.pt {SLURM_ARGS}", slurm_copy, check=False)
-    out = r.stdout + r.stderr
+    out = ""
+    for _ in range(2):       # a loaded machine may need more than the rule's retries: rerunning resumes too
+        r = sh(f"timeout -k 10 900 snakemake models/tiny/digits-x1/ema.pt {SLURM_ARGS}", slurm_copy, check=False)
+        out += r.stdout + r.stderr
+        if r.returncode == 0 or "interrupted by SIGTERM" not in (slurm_copy / "logs/tiny/train/digits-x1.log").read_text():
+            break
     assert r.returncode == 0, out[-3000:]
     jobs = [j for j, sid in submitted(out).items() if sid == "train@digits-x1"]
     assert len(jobs) >= 2, "the first job hit its time limit"

@@ -2,11 +2,14 @@
 eager fp32, and checkpoint-and-stop on SIGTERM / SIGUSR1 with a bit-identical resume, for both families."""
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pydantic
@@ -48,6 +51,16 @@ def part(tmp_path, which="full", name="run", batches=None, **recipe):
     net = methods.build(methods.net_config(which, SMALL_UNET, 8, 3, 1))
     return train_part(which, net, batches or Batches(IMAGES, {**META, "input_shift": 0.0, "input_scale": 1.0}, 8, seed=1),
                       t, tmp_path / name, levels=1 if which == "gan" else 0)
+
+
+@functools.cache
+def reference(which: str = "hvae"):
+    """The eager fp32 run every speed option is held against: trained once per session, not once per option."""
+    tmp = Path(tempfile.mkdtemp(prefix="mrgen-reference-"))
+    try:
+        return (hvae(tmp, "ref") if which == "hvae" else part(tmp, which, "ref"))[1]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def weights(module) -> list[torch.Tensor]:
@@ -145,7 +158,7 @@ def curve(state, key):
     ("prefetch", 0, 0.0), ("channels_last", True, 1e-4), ("fused_adam", True, 1e-4),
     ("grad_checkpoint", True, 1e-5), ("precision", "bf16", 5e-2)])
 def test_hvae_options_keep_the_loss_curve(tmp_path, option, value, rtol):
-    _, ref = hvae(tmp_path, "ref")
+    ref = reference()
     _, got = hvae(tmp_path, option, **{option: value})
     np.testing.assert_allclose(curve(got, "elbo"), curve(ref, "elbo"), rtol=rtol, atol=0)
 
@@ -155,13 +168,13 @@ def test_hvae_options_keep_the_loss_curve(tmp_path, option, value, rtol):
     ("prefetch", 0, 0.0), ("channels_last", True, 1e-4), ("fused_adam", True, 1e-4), ("precision", "bf16", 5e-2)])
 def test_wavelet_options_keep_the_loss_curve(tmp_path, which, option, value, rtol):
     key = "loss_g" if which == "gan" else "loss"
-    _, ref = part(tmp_path, which, "ref")
+    ref = reference(which)
     _, got = part(tmp_path, which, option, **{option: value})
     np.testing.assert_allclose(curve(got, key), curve(ref, key), rtol=rtol, atol=0)
 
 
 def test_score_grad_checkpointing_keeps_the_loss_curve(tmp_path):
-    _, ref = part(tmp_path, "full", "ref")
+    ref = reference("full")
     _, got = part(tmp_path, "full", "ckpt", grad_checkpoint=True)
     np.testing.assert_allclose(curve(got, "loss"), curve(ref, "loss"), rtol=1e-5, atol=0)
 
