@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import statistics
 import subprocess
@@ -92,6 +93,10 @@ def tree(dst: Path, rev: str | None) -> Path:
         subprocess.run(["tar", "-xf", "-"], cwd=dst, input=archive, check=True)
         for p in ("results", "models", "data", "dvc.lock", "pipelines/paper/dvc.lock"):
             sh(["rm", "-rf", p], dst)
+    params = dst / "params.yaml"               # older trees: unquoted URLs, which ruamel's C parser refuses
+    params.write_text(re.sub(r"(urls: )\[([^\]\"]*)\]",
+                             lambda m: m.group(1) + "[" + ", ".join(f'"{u}"' for u in m.group(2).split(", ")) + "]",
+                             params.read_text()))
     ignore = dst / ".dvcignore"                # older trees: DVC hashed Snakemake's marker files (fixed in issue 14)
     if ".snakemake_timestamp" not in (ignore.read_text() if ignore.is_file() else ""):
         with open(ignore, "a") as f:
