@@ -101,10 +101,15 @@ def slurm_case(repo: Path) -> None:
 
 
 def smoke(repo: Path) -> None:
-    """Cut the tiny preset's iteration and sample counts in a copy's params.yaml (nothing else changes)."""
-    import yaml
+    """Cut the tiny preset's iteration and sample counts in a copy's params.yaml (nothing else changes: a
+    round trip keeps its layout and comments, so tests edit the copy's text as they would the original's)."""
+    from ruamel.yaml import YAML
     path = repo / "params.yaml"
-    raw = yaml.safe_load(path.read_text())
+    rt = YAML()
+    rt.width, rt.preserve_quotes = 4096, True
+    rt.indent(mapping=2, sequence=4, offset=2)
+    rt.representer.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
+    raw = rt.load(path.read_text())
     tiny = raw["presets"]["tiny"]
     for t in tiny["training"].values():
         t.update(iters=20, warmup_iters=5, ckpt_every=10, log_every=5, val_every=10)
@@ -114,7 +119,8 @@ def smoke(repo: Path) -> None:
     tiny["evaluation"].update(iw_samples=4, iw_images=32)
     tiny["wavelet"].update(samples=12, sample_batch=6)
     tiny["wavelet"]["fid"].update(reference_n=24, batch_size=12)
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with open(path, "w") as f:
+        rt.dump(raw, f)
 
 
 # fixture -> (command that runs the DAG in an empty copy, how the copy's params change first). Each engine
