@@ -7,6 +7,8 @@ import pytest
 import torch
 from conftest import ROOT, sh
 
+pytestmark = pytest.mark.slow          # each test trains under torchrun: several torch processes at once
+
 
 def run_workers(tmp_path, nproc, batch, family="hvae"):
     out = tmp_path / f"{family}-w{nproc}" / "out.json"
@@ -46,7 +48,6 @@ def test_the_gan_trains_under_two_gloo_processes(tmp_path):
     assert all(np.isfinite(r["loss_g"]) and np.isfinite(r["loss_d"]) for r in two["curve"])
 
 
-@pytest.mark.slow
 def test_the_train_stage_relaunches_itself_as_torchrun_workers(repo):
     """training.gpus: 2 -> the unchanged stage command runs 2 gloo workers; rank 0 alone writes."""
     params = repo / "params.yaml"

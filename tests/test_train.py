@@ -154,6 +154,7 @@ def curve(state, key):
     return np.array([r[key] for r in state.curve])
 
 
+@pytest.mark.slow                      # trains each option against the eager reference
 @pytest.mark.parametrize("option, value, rtol", [
     ("prefetch", 0, 0.0), ("channels_last", True, 1e-4), ("fused_adam", True, 1e-4),
     ("grad_checkpoint", True, 1e-5), ("precision", "bf16", 5e-2)])
@@ -163,6 +164,7 @@ def test_hvae_options_keep_the_loss_curve(tmp_path, option, value, rtol):
     np.testing.assert_allclose(curve(got, "elbo"), curve(ref, "elbo"), rtol=rtol, atol=0)
 
 
+@pytest.mark.slow                      # trains each option against the eager reference
 @pytest.mark.parametrize("which", ["full", "gan"])
 @pytest.mark.parametrize("option, value, rtol", [
     ("prefetch", 0, 0.0), ("channels_last", True, 1e-4), ("fused_adam", True, 1e-4), ("precision", "bf16", 5e-2)])
