@@ -8,6 +8,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -123,33 +125,79 @@ def smoke(repo: Path) -> None:
         rt.dump(raw, f)
 
 
-# fixture -> (command that runs the DAG in an empty copy, how the copy's params change first). Each engine
-# builds the whole tiny DAG (every stage, command and code path) at smoke scale, both at once, so the two
-# builds can be compared file for file; the committed results are the main job at full scale (audited by
-# tests/test_results_fresh.py, and one target rerun from the raw bytes there). The cluster tests' slice
-# runs through sbatch and, for comparison, locally.
+# The cluster tests' long trainings: digits-x1 trains LONG steps (about a minute on one core, so that a
+# one-minute time limit interrupts it) or SHORT ones (long enough to be interrupted past step 100).
+LONG = {"iters": 1500, "ckpt_every": 500, "val_every": 500}
+SHORT = {"iters": 500, "ckpt_every": 250, "val_every": 250}
+
+
+def long_run(repo: Path, runtime: int, steps: dict = LONG) -> None:
+    """In the cluster slice: digits-x1 trains `steps`, with `runtime` minutes allowed per job."""
+    import yaml
+    path = repo / "params.yaml"
+    raw = yaml.safe_load(path.read_text())
+    tiny = raw["presets"]["tiny"]
+    tiny["training"]["long"] = dict(tiny["training"]["tiny"], **steps)
+    tiny["runs"]["digits-x1"]["training"] = "long"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    site = yaml.safe_load((repo / "site.yaml").read_text())
+    site["kinds"]["train"]["runtime"] = runtime
+    (repo / "site.yaml").write_text(yaml.safe_dump(site))
+
+
+def uninterrupted_case(steps: dict):
+    def prepare(repo: Path) -> None:
+        slurm_case(repo)
+        long_run(repo, 60, steps)
+    return prepare
+
+
+LOCAL_SLICE = "--profile workflow/profiles/local --config preset=tiny site=site.yaml"
+FROM_RAW = "mrgen fetch --preset tiny digits && mrgen fetch --preset tiny photos && mrgen verify --from-raw f5"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A build: the command, how the copy's params change first, and whether the copy starts from the
+    committed results (then as they are, without `dvc init`) or from an empty DAG."""
+    cmd: str
+    prepare: Callable[[Path], None] | None = None
+    with_results: bool = False
+
+
+# fixture -> its build. Each engine builds the whole tiny DAG (every stage, command and code path) at smoke
+# scale, both at once, so the two builds can be compared file for file; the committed results are the main
+# job at full scale (audited by tests/test_results_fresh.py, which reruns one target from the raw bytes
+# here: `from_raw`). The cluster tests' slice runs through sbatch and, for comparison, locally; their
+# references train digits-x1 LONG and SHORT steps in one go. The audit tests' slice is Theorem 2's table.
+# Every build runs in the background from the session's start, while the tests that need none run.
 BUILDS = {
-    "smk_built": (SMK, smoke),
-    "dvc_built": ("dvc repro -q", smoke),
-    "slurm_built": (f"timeout -k 10 1500 snakemake {SLURM_TARGETS} {SLURM_ARGS}", slurm_case),
-    "slurm_local": (f"snakemake {SLURM_TARGETS} --profile workflow/profiles/local --config preset=tiny site=site.yaml",
-                    slurm_case),
+    "smk_built": Recipe(SMK, smoke),
+    "dvc_built": Recipe("dvc repro -q", smoke),
+    "slurm_built": Recipe(f"timeout -k 10 1500 snakemake {SLURM_TARGETS} {SLURM_ARGS}", slurm_case),
+    "slurm_local": Recipe(f"snakemake {SLURM_TARGETS} {LOCAL_SLICE}", slurm_case),
+    "uninterrupted": Recipe(f"snakemake models/tiny/digits-x1/ema.pt {LOCAL_SLICE}", uninterrupted_case(LONG)),
+    "uninterrupted_short": Recipe(f"snakemake models/tiny/digits-x1/ema.pt {LOCAL_SLICE}",
+                                  uninterrupted_case(SHORT)),
+    "th2_built": Recipe("dvc repro -q table-th2"),
+    "from_raw": Recipe(FROM_RAW, with_results=True),
 }
-NEEDS_SLURM = ("slurm_built",)
+NEEDS_SLURM = ("slurm_built", "uninterrupted", "uninterrupted_short")   # for the cluster tests only
 
 
 class Build:
     """One engine running the whole tiny DAG in its own copy of the repository, in the background from
     the moment the session knows a test needs it: the two engines and the unit tests share the cores."""
 
-    def __init__(self, root: Path, cmd: str, prepare=None):
+    def __init__(self, root: Path, recipe: Recipe):
         root.mkdir(parents=True)
-        self.repo = copy_repo(root / "repo")
-        if prepare is not None:
-            prepare(self.repo)
-        sh("dvc init -q -f", self.repo)
+        self.repo = copy_repo(root / "repo", with_results=recipe.with_results)
+        if recipe.prepare is not None:
+            recipe.prepare(self.repo)
+        if not recipe.with_results:
+            sh("dvc init -q -f", self.repo)
         self.log = root / "build.log"
-        self.cmd = cmd
+        self.cmd = cmd = recipe.cmd
         self.started = time.time()
         with open(self.log, "w") as log:                 # its own process group: stop() ends every job
             self.proc = subprocess.Popen(cmd, shell=True, cwd=self.repo, env=env(self.repo), stdout=log,
@@ -185,7 +233,7 @@ def pytest_collection_modifyitems(session, config, items):
         names = set(getattr(item, "fixturenames", ()))
         if names & {"smk_built", "dvc_built", "smk_copy"}:
             return 2
-        return 1 if names & {"slurm_built", "slurm_local", "slurm_copy"} else 0
+        return 1 if names & (set(BUILDS) | {"slurm_copy", "th2"}) else 0
     items.sort(key=order)
 
 
@@ -196,7 +244,7 @@ def pytest_collection_finish(session):
         session.config.mrgen_builds_dir = base = Path(tempfile.mkdtemp(prefix="mrgen-builds-"))
         if not slurm_up():                              # the cluster tests skip (or fail, where required)
             wanted -= set(NEEDS_SLURM)
-        session.config.mrgen_builds = {f: Build(base / f, *BUILDS[f]) for f in sorted(wanted)}
+        session.config.mrgen_builds = {f: Build(base / f, BUILDS[f]) for f in sorted(wanted)}
 
 
 def pytest_sessionfinish(session):
@@ -265,6 +313,37 @@ def slurm_built(request):
 def slurm_local(request):
     """The same slice built by Snakemake on this machine, for comparison."""
     return _build(request, "slurm_local")
+
+
+def _ema_sha(repo: Path) -> str:
+    import hashlib
+    return hashlib.sha256((repo / "models/tiny/digits-x1/ema.pt").read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def uninterrupted(request):
+    """sha256 of digits-x1's ema.pt trained LONG steps in one go, on this machine (the cluster tests'
+    reference)."""
+    return _ema_sha(_build(request, "uninterrupted"))
+
+
+@pytest.fixture(scope="session")
+def uninterrupted_short(request):
+    """The same for SHORT steps."""
+    return _ema_sha(_build(request, "uninterrupted_short"))
+
+
+@pytest.fixture(scope="session")
+def th2_built(request):
+    """Theorem 2's table and what it reads (fetch, prepare, th2, describe), built by `dvc repro` from an
+    empty copy at the tiny preset's full scale (the audit tests' slice; read it, copy it to change it)."""
+    return _build(request, "th2_built")
+
+
+@pytest.fixture(scope="session")
+def from_raw(request):
+    """A copy of the committed results after `FROM_RAW` (its output: build.log beside the copy)."""
+    return _build(request, "from_raw")
 
 
 @pytest.fixture

@@ -7,17 +7,9 @@ import shutil
 
 import pytest
 import yaml
-from conftest import copy_repo, sh
+from conftest import sh
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def th2_built(tmp_path_factory):
-    repo = copy_repo(tmp_path_factory.mktemp("th2") / "repo")
-    sh("dvc init -q -f", repo)
-    sh("dvc repro -q table-th2", repo)
-    return repo
 
 
 @pytest.fixture

@@ -67,16 +67,20 @@ def test_dvc_and_snakemake_build_the_registrys_dag(repo, preset):
     dvc_nodes, dvc_params, dvc_graph = dvc_dag(repo, dvc_file(spec))
     smk_nodes = snakemake_dag(repo, preset)
     expected = {s.cmd: s for s in stages(spec)}
-    mirror = {s.cmd for s in expected.values() if s.kind == "params"}   # DVC's consumers read its files; Snakemake's not
-    assert set(dvc_nodes) == set(smk_nodes) == set(expected) and len(mirror) == 1
+    # DVC's consumers read the params stage's files (their params) and the code stage's (their code's sha256);
+    # Snakemake's rules track params themselves and list the source files
+    mirror = {s.kind: s.cmd for s in expected.values() if s.kind in ("params", "code")}
+    assert set(dvc_nodes) == set(smk_nodes) == set(expected) and len(mirror) == 2
     for cmd, (deps, outs) in dvc_nodes.items():
         st = expected[cmd]
-        assert deps == set(st.deps) | ({st.params_file} if st.params else set()) and outs == {o.path for o in st.outs}
+        assert deps == set(st.dvc_deps) | ({st.params_file} if st.params else set()) and outs == {o.path for o in st.outs}
+        assert deps - set(st.deps) <= {st.code_file, st.params_file}            # DVC: one file per kind's code
         assert dvc_params[cmd] == ({st.params_file: sorted(st.params)} if st.params else {})
         assert smk_nodes[cmd] == (set(st.deps), outs), cmd
     edges = path_edges(dvc_nodes)
-    assert {(a, b) for a, b in edges if a not in mirror} == path_edges(smk_nodes)
-    assert {b for a, b in edges if a in mirror} == {c for c, s in expected.items() if s.params}
+    assert {(a, b) for a, b in edges if a not in mirror.values()} == path_edges(smk_nodes)
+    assert {b for a, b in edges if a == mirror["params"]} == {c for c, s in expected.items() if s.params}
+    assert {b for a, b in edges if a == mirror["code"]} == {c for c, s in expected.items() if s.code_file}
     assert {frozenset(e) for e in edges} == dvc_graph          # DVC's own graph agrees
     # every kind with instances in this preset appears, each instance once, every output under the preset
     kinds = {s.kind for s in expected.values()}
@@ -129,7 +133,38 @@ def test_code_dependencies_are_what_each_stage_imports():
     assert "src/mrgen/data/fetch.py" not in code("train")        # training never reads raw files
     assert "src/mrgen/report/figures.py" not in code("table") and "src/mrgen/report/figures.py" in code("figure")
     assert set(code("params")) >= {"stages/params.py", "src/mrgen/config/spec.py"}
+    assert code("code") == ["stages/code.py"]                   # it hashes the others' code: mrgen.dag.code_files
     infra = {m.replace(".", "/") for m in INFRASTRUCTURE}
     for kind in KINDS:
         assert not any(f.removeprefix("src/").removesuffix(".py").removesuffix("/__init__") in infra
-                       for f in code(kind) if kind != "params"), kind
+                       for f in code(kind) if kind not in ("params", "code")), kind
+
+
+def test_dvc_reads_each_kinds_code_from_one_file_that_follows_the_source_files(tmp_path):
+    """Each DVC stage depends on its kind's code file, which holds the sha256 of exactly the files the
+    stage's numbers depend on; editing one of them changes the files of the kinds that import it, and
+    only those (so `dvc repro` reruns what it reran when it tracked the files themselves)."""
+    import json
+
+    from mrgen.dag import code_files, refresh_params_files
+    from mrgen.io import sha256_path
+    from mrgen.registry import kind_code
+    spec = load(preset="tiny")
+    files = code_files(spec)
+    for kind in KINDS.values():
+        if kind.fingerprinted:
+            held = json.loads(files[spec.paths.code_file(kind.name)])
+            assert held == {f: sha256_path(ROOT / f) for f in kind_code(kind)} and held, kind.name
+    assert set(files) == {spec.paths.code_file(k) for k, kind in KINDS.items() if kind.fingerprinted}
+    repo = tmp_path / "repo"                              # in a copy: the figure code edited
+    for f in {f for kind in KINDS.values() for f in kind_code(kind)} | {"params.yaml"}:
+        (repo / f).parent.mkdir(parents=True, exist_ok=True)
+        (repo / f).write_bytes((ROOT / f).read_bytes())
+    assert len(refresh_params_files(spec, root=repo)) > len(files)
+    assert refresh_params_files(spec, root=repo) == []
+    with open(repo / "src/mrgen/report/figures.py", "a") as f:
+        f.write("\n# an edit\n")
+    changed = refresh_params_files(spec, root=repo)
+    assert sorted(changed) == sorted(spec.paths.code_file(k) for k, kind in KINDS.items()
+                                     if "src/mrgen/report/figures.py" in kind_code(kind) and kind.fingerprinted)
+    assert changed and spec.paths.code_file("train") not in changed

@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import SLURM_ARGS, SLURM_SITE, SLURM_TARGETS, env, need_slurm, sh
+from conftest import LONG, SHORT, SLURM_ARGS, SLURM_SITE, SLURM_TARGETS, env, long_run, need_slurm, sh
 
 from mrgen.cluster import load_site
 from mrgen.config.spec import load
@@ -140,32 +139,6 @@ def test_bad_input_fails_once_with_its_line_and_log_and_keeps_the_results(slurm_
 
 
 # ---------------------------------------------------------------- time limits and requeues
-LONG = {"iters": 1500, "ckpt_every": 500, "val_every": 500}      # about a minute of training on one core
-
-
-def long_run(repo: Path, runtime: int) -> None:
-    """digits-x1 trains LONG steps (about a minute), with `runtime` minutes allowed per job."""
-    path = repo / "params.yaml"
-    raw = yaml.safe_load(path.read_text())
-    tiny = raw["presets"]["tiny"]
-    tiny["training"]["long"] = dict(tiny["training"]["tiny"], **LONG)
-    tiny["runs"]["digits-x1"]["training"] = "long"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    site = yaml.safe_load((repo / "site.yaml").read_text())
-    site["kinds"]["train"]["runtime"] = runtime
-    (repo / "site.yaml").write_text(yaml.safe_dump(site))
-
-
-@pytest.fixture(scope="session")
-def uninterrupted(slurm_built, tmp_path_factory):
-    """sha256 of digits-x1's ema.pt trained LONG steps in one go, on this machine."""
-    repo = tmp_path_factory.mktemp("long") / "repo"
-    shutil.copytree(slurm_built, repo, symlinks=True)
-    long_run(repo, 60)
-    sh("mrgen train --preset tiny digits-x1", repo, timeout=900)
-    return sha(repo / "models/tiny/digits-x1/ema.pt")
-
-
 def test_time_limit_checkpoints_and_the_retry_resumes(slurm_copy, uninterrupted):
     long_run(slurm_copy, 1)
     out = ""
@@ -182,8 +155,13 @@ def test_time_limit_checkpoints_and_the_retry_resumes(slurm_copy, uninterrupted)
     assert sha(slurm_copy / "models/tiny/digits-x1/ema.pt") == uninterrupted
 
 
+def past_step_100(log: Path, steps: dict) -> bool:
+    """The training's progress bar in its log is past step 100 (of `steps`)."""
+    return log.is_file() and re.search(rf"\b[1-9]\d{{2,}}/{steps['iters']}\b", log.read_text()) is not None
+
+
 def interrupt_training(repo: Path, action) -> tuple[str, str, int]:
-    """Run digits-x1's LONG training through Slurm, call `action(job id)` once it is past step 100, and wait
+    """Run digits-x1's SHORT training through Slurm, call `action(job id)` once it is past step 100, and wait
     for Snakemake: (its output, the job id, its exit status)."""
     proc = subprocess.Popen(f"timeout -k 10 900 snakemake models/tiny/digits-x1/ema.pt {SLURM_ARGS}", shell=True,
                             cwd=repo, env=env(repo), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -191,7 +169,7 @@ def interrupt_training(repo: Path, action) -> tuple[str, str, int]:
     log = repo / "logs/tiny/train/digits-x1.log"
     try:
         deadline = time.time() + 300
-        while not (log.is_file() and re.search(r"\b[1-9]\d{2}/1500\b", log.read_text())):  # training, past step 100
+        while not past_step_100(log, SHORT):
             assert time.time() < deadline and proc.poll() is None, "training never started"
             time.sleep(1)
         queue = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i %k"], capture_output=True, text=True,
@@ -205,8 +183,8 @@ def interrupt_training(repo: Path, action) -> tuple[str, str, int]:
     return out, jid, proc.returncode
 
 
-def test_requeue_resumes_in_the_same_job(slurm_copy, uninterrupted):
-    long_run(slurm_copy, 10)
+def test_requeue_resumes_in_the_same_job(slurm_copy, uninterrupted_short):
+    long_run(slurm_copy, 10, SHORT)
 
     def requeue(jid):
         subprocess.run(["scontrol", "requeue", jid], check=True)
@@ -218,18 +196,18 @@ def test_requeue_resumes_in_the_same_job(slurm_copy, uninterrupted):
     assert show_job(jid)["Restarts"] == "1"
     text = (slurm_copy / "logs/tiny/train/digits-x1.log").read_text()
     assert "interrupted by SIGTERM" in text and "resuming from" in text
-    assert sha(slurm_copy / "models/tiny/digits-x1/ema.pt") == uninterrupted
+    assert sha(slurm_copy / "models/tiny/digits-x1/ema.pt") == uninterrupted_short
 
 
-def test_scancel_is_reported_and_the_retry_resumes(slurm_copy, uninterrupted):
-    long_run(slurm_copy, 10)
+def test_scancel_is_reported_and_the_retry_resumes(slurm_copy, uninterrupted_short):
+    long_run(slurm_copy, 10, SHORT)
     out, jid, rc = interrupt_training(slurm_copy, lambda jid: subprocess.run(["scancel", jid], check=True))
     assert rc == 0, out[-3000:]
     assert re.search(rf"SLURM-job '{jid}' failed, SLURM status is: 'CANCELLED'", out), out[-3000:]
     assert list(submitted(out).values()) == ["train@digits-x1", "train@digits-x1"]
     text = (slurm_copy / "logs/tiny/train/digits-x1.log").read_text()
     assert "interrupted by SIGTERM" in text and "resuming from" in text
-    assert sha(slurm_copy / "models/tiny/digits-x1/ema.pt") == uninterrupted
+    assert sha(slurm_copy / "models/tiny/digits-x1/ema.pt") == uninterrupted_short
 
 
 def test_cluster_tests_have_a_cluster():
@@ -276,7 +254,7 @@ def test_a_restarted_controller_waits_for_the_running_job(slurm_copy, uninterrup
                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
     log = slurm_copy / "logs/tiny/train/digits-x1.log"
     deadline = time.time() + 300
-    while not (log.is_file() and re.search(r"\b[1-9]\d{2}/1500\b", log.read_text())):
+    while not past_step_100(log, LONG):       # LONG: the job still runs while the controller restarts
         assert time.time() < deadline and first.poll() is None, "training never started"
         time.sleep(1)
     os.killpg(first.pid, signal.SIGKILL)                 # the controller dies; its Slurm job runs on

@@ -255,3 +255,16 @@ def test_the_record_names_each_changed_code_file_in_full(tmp_path):
     subprocess.run(["git", "add", "c.py"], cwd=tmp_path, check=True)
     state = git_state(["a.py", "b.py", "c.py", "data/x"], root=tmp_path)
     assert state["code_changed"] == ["b.py", "c.py"] and len(state["commit"]) == 40
+
+
+def test_a_stage_computes_with_its_declared_cpus(tmp_path):
+    """Under `dvc repro` a stage gets the whole machine, under Snakemake or Slurm its `cpus`: the stage pins
+    torch's threads and every BLAS / OpenMP pool to `cpus` itself, so both engines sum in the same order."""
+    code = ("import json, torch, numpy, threadpoolctl, mrgen.stage\n"
+            "torch.set_num_threads(2)\n"
+            "mrgen.stage.pin_threads(1)\n"
+            "pools = [p['num_threads'] for p in threadpoolctl.threadpool_info()]\n"
+            "print(json.dumps([torch.get_num_threads(), pools]))\n")
+    out = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True, text=True, check=True)
+    threads, pools = json.loads(out.stdout)
+    assert threads == 1 and pools and set(pools) == {1}

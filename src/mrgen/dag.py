@@ -29,7 +29,7 @@ def _body(st: Stage, wdir: str | None) -> dict:
     d: dict = {"cmd": st.cmd}
     if wdir:
         d["wdir"] = wdir
-    d["deps"] = list(st.deps)
+    d["deps"] = st.dvc_deps           # a kind's source files as one file of their sha256 (Stage.dvc_deps)
     if st.params:
         d["params"] = [{st.params_file: list(st.params)}]
     # every output, metrics and curves included, is a plain out: how DVC shows metrics and curves is said once,
@@ -261,23 +261,18 @@ def params_files(spec: Spec, of: Iterable[Stage] | None = None) -> dict[str, str
     return out
 
 
-def refresh_params_files(spec: Spec, of: Iterable[Stage] | None = None, root: Path = ROOT) -> list[str]:
-    """Bring the preset's params files up to date with params.yaml: rewrite those that differ, remove
-    those of stages that no longer exist; return what changed.
+def code_files(spec: Spec, root: Path = ROOT) -> dict[str, str]:
+    """Per fingerprinted stage kind: its code file (relative path) -> JSON of each of its source files'
+    sha256 (what a DVC stage of that kind depends on in place of the files themselves)."""
+    from mrgen.io import sha256_path
+    from mrgen.registry import kind_code
+    return {spec.paths.code_file(k.name): _json({f: sha256_path(root / f) for f in kind_code(k)})
+            for k in KINDS.values() if k.fingerprinted}
 
-    The Snakefile calls this before planning, so even a Snakemake run of a few targets leaves none older
-    than params.yaml behind it, and `dvc commit` after it records the params that ran; its params rule
-    (nothing consumes it) then rewrites them with their record. Snakemake's rules track params through
-    their `spec` param, not through these files: consuming them would rerun every rule on any params edit,
-    and an `ancient()` input hides its consumers' own triggers (code, params) on the run that rewrites it.
-    Under DVC the params stage writes them (dep params.yaml), so `dvc repro` refreshes them before it
-    decides what else to rerun."""
-    from mrgen.config.spec import check_dvc_readable
+
+def _refresh(want: dict[str, str], folder: Path, root: Path) -> list[str]:
+    """Rewrite the files of `want` that differ, remove the folder's other JSON files; return what changed."""
     from mrgen.io import write_text
-    if spec.path is not None:                      # what `dvc commit` after this run will parse
-        check_dvc_readable(spec.path, spec.source)
-    want = params_files(spec, of)
-    folder = root / spec.paths.params_dir()
     changed = [f for f, text in want.items() if not (root / f).is_file() or (root / f).read_text() != text]
     for f in changed:
         write_text(root / f, want[f])
@@ -285,3 +280,22 @@ def refresh_params_files(spec: Spec, of: Iterable[Stage] | None = None, root: Pa
     for p in stale:
         p.unlink(missing_ok=True)                        # another Snakemake process may have removed it
     return changed + [p.relative_to(root).as_posix() for p in stale]
+
+
+def refresh_params_files(spec: Spec, of: Iterable[Stage] | None = None, root: Path = ROOT) -> list[str]:
+    """Bring the preset's params files up to date with params.yaml, and its code files with the source
+    files: rewrite those that differ, remove those of stages or kinds that no longer exist; return what
+    changed.
+
+    The Snakefile calls this before planning, so even a Snakemake run of a few targets leaves none older
+    than params.yaml behind it, and `dvc commit` after it records the params that ran; its params rule
+    (nothing consumes it) then rewrites them with their record. Snakemake's rules track params through
+    their `spec` param, not through these files: consuming them would rerun every rule on any params edit,
+    and an `ancient()` input hides its consumers' own triggers (code, params) on the run that rewrites it.
+    Under DVC the params stage writes them (dep params.yaml) and the code stage the code files (deps: the
+    source files), so `dvc repro` refreshes them before it decides what else to rerun."""
+    from mrgen.config.spec import check_dvc_readable
+    if spec.path is not None:                      # what `dvc commit` after this run will parse
+        check_dvc_readable(spec.path, spec.source)
+    return (_refresh(params_files(spec, of), root / spec.paths.params_dir(), root)
+            + _refresh(code_files(spec, root), root / spec.paths.code_dir(), root))

@@ -91,6 +91,16 @@ class Paths:
     def params_file(self, kind: str, name: str) -> str:
         return f"{self.params_dir()}/{kind}-{name}.json"
 
+    def code_dir(self, preset: str | None = None) -> str:
+        """Where DVC reads each stage kind's code: one JSON file per kind holding the sha256 of every source
+        file its numbers depend on (written by the code stage and by the Snakefile). A DVC stage depends on
+        its kind's file instead of on each source file: DVC builds, validates and checks one dependency
+        per entry of every stage, and code files were 70 % of them."""
+        return f"pipelines/{preset or self.preset}/code"
+
+    def code_file(self, kind: str) -> str:
+        return f"{self.code_dir()}/{kind}.json"
+
     def log(self, kind: str, name: str) -> str:
         """Every run of the instance, appended (retries, requeues and successes alike): no engine removes it."""
         return f"logs/{self.preset}/{kind}/{name}.log"

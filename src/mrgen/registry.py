@@ -3,7 +3,8 @@ for, and each instance's inputs, outputs (a pure function of the instance name, 
 Snakemake's output pattern), params keys, metrics and plots. dvc.yaml and the Snakemake rules are
 generated from `KINDS` in one loop each (mrgen.dag), and the DAG-equality test takes what it expects
 from `stages(spec)`. A kind's CLI is stages/<kind>.py; the code its numbers depend on is what that file
-imports, transitively, less the infrastructure modules.
+imports, transitively, less the infrastructure modules. Snakemake and the records track those files
+themselves; DVC tracks one file per kind holding their sha256, written by the `code` stage (`dvc_deps`).
 
 Resources per kind and preset come from params.yaml (`presets.<p>.resources.<kind>`); training asks for
 its recipe's `gpus`. Building the DAG imports neither torch nor the models.
@@ -47,6 +48,15 @@ class Stage:
     resources: Resources = field(default_factory=Resources)
     log: str = ""
     params_file: str = ""               # where DVC reads its `params` keys (pipelines/<p>/params/<kind>-<name>.json)
+    code: list[str] = field(default_factory=list)   # its source files: the first of `deps`
+    code_file: str = ""                 # where DVC reads their sha256 (pipelines/<p>/code/<kind>.json); "": lists them
+
+    @property
+    def dvc_deps(self) -> list[str]:
+        """The deps dvc.yaml declares: its kind's code file in place of the source files, then the data."""
+        if not self.code_file:
+            return list(self.deps)
+        return [self.code_file] + [d for d in self.deps if d not in set(self.code)]
 
     @property
     def id(self) -> str:
@@ -69,6 +79,7 @@ class Kind:
     gpus: Callable[[Spec, str], int] | None = None          # per-instance GPUs (train), else resources'
     resumable: bool = False                                 # SIGTERM/SIGUSR1: checkpoint, exit 75; a rerun resumes
     code: tuple[str, ...] = ()                              # globs added to (with "!": removed from) its imports
+    fingerprinted: bool = True                              # DVC reads its code's sha256 from the code stage's file
 
 
 def command(kind: str, preset: str, name: str) -> str:
@@ -346,6 +357,12 @@ _KINDS = [
          outs=lambda pa, p: [Out(pa.params_dir(p), cache=False, directory=True), _record(_beside(pa.params_dir(p)))],
          params=lambda s, p: [],
          local=True),
+    Kind("code", fingerprinted=False,
+         instances=lambda s: [s.preset],
+         deps=lambda s, p: fingerprinted_code(),
+         outs=lambda pa, p: [Out(pa.code_dir(p), cache=False, directory=True), _record(_beside(pa.code_dir(p)))],
+         params=lambda s, p: [],
+         local=True),
     Kind("fetch", instances=lambda s: [*s.p["datasets"], *s.p["assets"]],
          deps=lambda s, d: [],
          outs=lambda pa, d: [Out(pa.raw_dir(d), directory=True), _record(f"{pa.raw_dir(d)}.provenance.json")],
@@ -435,16 +452,27 @@ _KINDS = [
 KINDS: dict[str, Kind] = {k.name: k for k in _KINDS}
 
 
+def kind_code(kind: Kind) -> list[str]:
+    return code(kind.name, *kind.code)
+
+
+def fingerprinted_code() -> list[str]:
+    """Every source file a fingerprinted kind's numbers depend on: what the code stage hashes."""
+    return sorted({f for k in _KINDS if k.fingerprinted for f in kind_code(k)})
+
+
 def build(spec: Spec, kind: Kind, name: str) -> Stage:
     """One instance of a kind: what both engines run, read, write and track."""
     res = Resources(**spec.p["resources"].get(kind.name, {}))
     if kind.gpus is not None:
         res = res.model_copy(update={"gpus": kind.gpus(spec, name)})
     params = list(dict.fromkeys(spec.tracked(k) for k in kind.params(spec, name)))
+    files = kind_code(kind)
     return Stage(kind.name, name, spec.preset, command(kind.name, spec.preset, name),
-                 code(kind.name, *kind.code) + kind.deps(spec, name), kind.outs(spec.paths, name),
+                 list(dict.fromkeys(files + kind.deps(spec, name))), kind.outs(spec.paths, name),
                  params, res, spec.paths.log(kind.name, name),
-                 spec.paths.params_file(kind.name, name) if params else "")
+                 spec.paths.params_file(kind.name, name) if params else "", files,
+                 spec.paths.code_file(kind.name) if kind.fingerprinted else "")
 
 
 def check(spec: Spec) -> Spec:

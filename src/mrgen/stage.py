@@ -179,6 +179,17 @@ def _lock(path: Path):
     return fd
 
 
+def pin_threads(n: int) -> None:
+    """Compute with exactly the stage's declared cpus (`resources.cpus`): torch's intra-op threads and every
+    BLAS / OpenMP pool numpy, scipy or torch loaded. Snakemake and Slurm give a job that many cores while
+    `dvc repro` gives it the machine; a reduction split over a different number of threads sums in another
+    order, so without this the engines computed different FIDs from the same samples."""
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(n)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+
+
 def execute(spec: Spec, stage: Stage, body, launch=None) -> None:
     """Run one stage instance under its lock in its own scratch folder; commit outputs and record together.
 
@@ -194,6 +205,7 @@ def execute(spec: Spec, stage: Stage, body, launch=None) -> None:
         for old in root.glob(prefix + "*"):
             shutil.rmtree(old, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}.", dir=root))
+    pin_threads(stage.resources.cpus)
     try:
         start, t0 = dt.datetime.now(dt.UTC), time.time()
         git = provenance.git_state(stage.deps)      # at start: the code that runs is the code on disk now

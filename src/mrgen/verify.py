@@ -31,7 +31,7 @@ from mrgen.lineage import Graph, graph
 from mrgen.paths import ROOT
 
 INPUT_KINDS = ("fetch", "prepare", "train", "wtrain")   # their outputs are linked in, not recomputed
-NOT_NUMBERS = ("table", "figure", "params", "sample")   # arrange numbers / images, or write no numbers
+NOT_NUMBERS = ("table", "figure", "params", "code", "sample")   # arrange numbers / images, or write no numbers
 METRIC_KIND = {"evaluate": "nll", "fid": "fid", "wsample": "ms_per_image", "describe": "params",
                "states": "states", "wstats": "wavelet_stats", "th2": "theorem2"}
 
