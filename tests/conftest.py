@@ -152,7 +152,14 @@ def uninterrupted_case(steps: dict):
     return prepare
 
 
+def time_limit_case(repo: Path) -> None:
+    slurm_case(repo)
+    long_run(repo, 1)
+
+
 LOCAL_SLICE = "--profile workflow/profiles/local --config preset=tiny site=site.yaml"
+# a loaded machine may need more attempts than the rule's retries: running Snakemake again resumes too
+TIME_LIMITED = f"timeout -k 10 900 snakemake models/tiny/digits-x1/ema.pt {SLURM_ARGS}"
 FROM_RAW = "mrgen fetch --preset tiny digits && mrgen fetch --preset tiny photos && mrgen verify --from-raw f5"
 
 
@@ -169,20 +176,23 @@ class Recipe:
 # scale, both at once, so the two builds can be compared file for file; the committed results are the main
 # job at full scale (audited by tests/test_results_fresh.py, which reruns one target from the raw bytes
 # here: `from_raw`). The cluster tests' slice runs through sbatch and, for comparison, locally; their
-# references train digits-x1 LONG and SHORT steps in one go. The audit tests' slice is Theorem 2's table.
+# references train digits-x1 LONG and SHORT steps in one go; digits-x1's LONG training under a one-minute
+# Slurm time limit (mostly waiting: Slurm's limit, the executor's status checks) runs as a build too.
+# The audit tests' slice is Theorem 2's table.
 # Every build runs in the background from the session's start, while the tests that need none run.
 BUILDS = {
     "smk_built": Recipe(SMK, smoke),
     "dvc_built": Recipe("dvc repro -q", smoke),
     "slurm_built": Recipe(f"timeout -k 10 1500 snakemake {SLURM_TARGETS} {SLURM_ARGS}", slurm_case),
     "slurm_local": Recipe(f"snakemake {SLURM_TARGETS} {LOCAL_SLICE}", slurm_case),
+    "slurm_time_limit": Recipe(f"{TIME_LIMITED} || {TIME_LIMITED}", time_limit_case),
     "uninterrupted": Recipe(f"snakemake models/tiny/digits-x1/ema.pt {LOCAL_SLICE}", uninterrupted_case(LONG)),
     "uninterrupted_short": Recipe(f"snakemake models/tiny/digits-x1/ema.pt {LOCAL_SLICE}",
                                   uninterrupted_case(SHORT)),
     "th2_built": Recipe("dvc repro -q table-th2"),
     "from_raw": Recipe(FROM_RAW, with_results=True),
 }
-NEEDS_SLURM = ("slurm_built", "uninterrupted", "uninterrupted_short")   # for the cluster tests only
+NEEDS_SLURM = ("slurm_built", "slurm_time_limit", "uninterrupted", "uninterrupted_short")   # for the cluster tests only
 
 
 class Build:
@@ -227,20 +237,25 @@ class Build:
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Tests that wait for a build run last, so the unit tests use the cores while the builds start; the
-    cluster tests (a small slice) before those waiting for the whole tiny DAG, which builds on meanwhile."""
+    """The cluster tests first: they mostly wait (for Slurm's time limits and the executor's status checks,
+    which back off to 45 s and more), and the builds keep both cores busy meanwhile. Then the unit tests,
+    then the tests of the small slices, and last those waiting for the whole tiny DAG."""
+    cluster = {"slurm_built", "slurm_local", "slurm_copy", "slurm_time_limit", "uninterrupted", "uninterrupted_short"}
+
     def order(item):
         names = set(getattr(item, "fixturenames", ()))
         if names & {"smk_built", "dvc_built", "smk_copy"}:
-            return 2
-        return 1 if names & (set(BUILDS) | {"slurm_copy", "th2"}) else 0
+            return 3
+        if names & cluster:
+            return 0
+        return 2 if names & (set(BUILDS) | {"th2"}) else 1
     items.sort(key=order)
 
 
 def pytest_collection_finish(session):
-    """Start each engine's build as soon as the selected tests are known to need it."""
+    """Start each engine's build as soon as the selected tests are known to need it (not for --collect-only)."""
     wanted = {f for item in session.items for f in getattr(item, "fixturenames", ()) if f in BUILDS}
-    if wanted:
+    if wanted and not session.config.option.collectonly:
         session.config.mrgen_builds_dir = base = Path(tempfile.mkdtemp(prefix="mrgen-builds-"))
         if not slurm_up():                              # the cluster tests skip (or fail, where required)
             wanted -= set(NEEDS_SLURM)
@@ -331,6 +346,13 @@ def uninterrupted(request):
 def uninterrupted_short(request):
     """The same for SHORT steps."""
     return _ema_sha(_build(request, "uninterrupted_short"))
+
+
+@pytest.fixture(scope="session")
+def slurm_time_limit(request):
+    """The cluster slice (from empty) after digits-x1's LONG training through sbatch with a one-minute
+    limit; Snakemake's output is build.log beside it."""
+    return _build(request, "slurm_time_limit")
 
 
 @pytest.fixture(scope="session")

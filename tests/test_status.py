@@ -217,10 +217,10 @@ def test_status_imports_no_torch(built):
 
 
 def test_paper_preset_with_nothing_built(built):
-    """Every stage but the params stage (its record and outputs are git-tracked) has never run."""
+    """Every stage but the params and code stages (their records and outputs are git-tracked) has never run."""
     res = check(built, preset="paper")
     never = {i for i, rs in res.rerun.items() if [r.kind for r in rs] == ["record"]}
-    assert len(res.considered) > 200 and never == set(res.considered) - {"params@paper"}
+    assert len(res.considered) > 200 and never == set(res.considered) - {"params@paper", "code@paper"}
 
 
 def test_snakemake_jobs_are_read_from_its_dry_run(monkeypatch):
