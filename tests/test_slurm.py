@@ -169,9 +169,10 @@ def interrupt_training(repo: Path, action) -> tuple[str, str, int]:
         while not past_step_100(repo):
             assert time.time() < deadline and proc.poll() is None, "training never started"
             time.sleep(1)
-        queue = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i %k"], capture_output=True, text=True,
-                               check=True).stdout
-        jid = next(line.split()[0] for line in queue.splitlines() if line.endswith("rule_train_wildcards_digits-x1"))
+        queue = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i|%k|%Z"], capture_output=True, text=True,
+                               check=True).stdout        # this copy's job: a build may train digits-x1 meanwhile
+        jid = next(i for i, name, cwd in (line.split("|") for line in queue.splitlines())
+                   if name.endswith("rule_train_wildcards_digits-x1") and Path(cwd).resolve() == repo.resolve())
         action(jid)
         out, _ = proc.communicate(timeout=900)
     finally:
