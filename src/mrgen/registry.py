@@ -56,7 +56,8 @@ class Stage:
         """The deps dvc.yaml declares: its kind's code file in place of the source files, then the data."""
         if not self.code_file:
             return list(self.deps)
-        return [self.code_file] + [d for d in self.deps if d not in set(self.code)]
+        code = set(self.code)
+        return [self.code_file] + [d for d in self.deps if d not in code]
 
     @property
     def id(self) -> str:

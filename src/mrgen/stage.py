@@ -205,8 +205,8 @@ def execute(spec: Spec, stage: Stage, body, launch=None) -> None:
         for old in root.glob(prefix + "*"):
             shutil.rmtree(old, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}.", dir=root))
-    pin_threads(stage.resources.cpus)
     try:
+        pin_threads(stage.resources.cpus)
         start, t0 = dt.datetime.now(dt.UTC), time.time()
         git = provenance.git_state(stage.deps)      # at start: the code that runs is the code on disk now
         ctx = Context(spec, stage, {k: spec.lookup(k) for k in stage.params}, staging,
