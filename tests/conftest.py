@@ -105,24 +105,19 @@ def slurm_case(repo: Path) -> None:
 def smoke(repo: Path) -> None:
     """Cut the tiny preset's iteration and sample counts in a copy's params.yaml (nothing else changes: a
     round trip keeps its layout and comments, so tests edit the copy's text as they would the original's)."""
-    from ruamel.yaml import YAML
-    path = repo / "params.yaml"
-    rt = YAML()
-    rt.width, rt.preserve_quotes = 4096, True
-    rt.indent(mapping=2, sequence=4, offset=2)
-    rt.representer.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
-    raw = rt.load(path.read_text())
-    tiny = raw["presets"]["tiny"]
-    for t in tiny["training"].values():
-        t.update(iters=20, warmup_iters=5, ckpt_every=10, log_every=5, val_every=10)
-    for t in tiny["wavelet_training"].values():
-        t.update(iters=12, ckpt_every=6, log_every=4)
-        t.update(warmup_iters=min(t.get("warmup_iters", 0), 4))
-    tiny["evaluation"].update(iw_samples=4, iw_images=32)
-    tiny["wavelet"].update(samples=12, sample_batch=6)
-    tiny["wavelet"]["fid"].update(reference_n=24, batch_size=12)
-    with open(path, "w") as f:
-        rt.dump(raw, f)
+    from mrgen.config.spec import edit_yaml
+
+    def cut(raw):
+        tiny = raw["presets"]["tiny"]
+        for t in tiny["training"].values():
+            t.update(iters=20, warmup_iters=5, ckpt_every=10, log_every=5, val_every=10)
+        for t in tiny["wavelet_training"].values():
+            t.update(iters=12, ckpt_every=6, log_every=4)
+            t.update(warmup_iters=min(t.get("warmup_iters", 0), 4))
+        tiny["evaluation"].update(iw_samples=4, iw_images=32)
+        tiny["wavelet"].update(samples=12, sample_batch=6)
+        tiny["wavelet"]["fid"].update(reference_n=24, batch_size=12)
+    edit_yaml(repo / "params.yaml", cut)
 
 
 # The cluster tests' long trainings: digits-x1 trains LONG steps (about a minute on one core, so that a

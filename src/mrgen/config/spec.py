@@ -67,6 +67,21 @@ def check_dvc_readable(path: Path, shown: str | Path | None = None) -> None:
         raise SpecError(f"{shown or path}: DVC's YAML parser refuses it: {e}") from None
 
 
+def edit_yaml(path: Path, edit) -> None:
+    """Call `edit` on the YAML file's round-trip tree (ruamel) and write it back: layout, comments and
+    quoting kept, so a copy edited this way reads as one edited by hand (how the tests cut a copy to smoke
+    scale and benchmarks/claims.py sets a copy's steps and seeds)."""
+    from ruamel.yaml import YAML
+    rt = YAML()
+    rt.width, rt.preserve_quotes = 4096, True
+    rt.indent(mapping=2, sequence=4, offset=2)
+    rt.representer.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
+    raw = rt.load(path.read_text())
+    edit(raw)
+    with open(path, "w") as f:
+        rt.dump(raw, f)
+
+
 def _dotted(loc) -> str:
     parts = [x if isinstance(x, str) and x.isprintable() else repr(x) for x in loc]
     return ".".join(p for p in parts if not p.startswith(("function-", "literal[", "[key]")))
