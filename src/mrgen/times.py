@@ -1,5 +1,6 @@
 """Where a preset's DAG spends its time: every stage instance's wall time from its provenance record,
-grouped by kind, with the DAG's critical path and a schedule of the recorded times on N cores.
+grouped by kind, with the DAG's critical path, a schedule of the recorded times on N cores, and how many
+stages the engine ran at once over the last build (from the records' start and end).
 
 `mrgen times --preset P [--cores N]` prints it as markdown (README, "Where the time goes"). The wall
 times are the records' `wall_time_s`: the stage body, from lock to committed record. What an engine adds
@@ -8,6 +9,7 @@ README's end-to-end figures measure that.
 """
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 import json
 import math
@@ -25,19 +27,51 @@ class Timed:
     stage: Stage
     wall: float | None              # None: no record (never run, or the record is unreadable)
     cores: int                      # the cores a scheduler gives it (its `threads`)
+    span: tuple[float, float] | None = None     # the record's start and end (POSIX seconds)
+
+
+def _span(record: dict) -> tuple[float, float] | None:
+    try:
+        start, end = (dt.datetime.fromisoformat(record[k]).timestamp() for k in ("start", "end"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (start, end) if start <= end else None
 
 
 def timed(spec: Spec) -> list[Timed]:
     out = []
     for st in stages(spec):
         try:
-            wall = float(json.loads((ROOT / st.record).read_text())["wall_time_s"])
-        except (OSError, ValueError, KeyError, TypeError):
-            wall = None
+            record = json.loads((ROOT / st.record).read_text())
+            wall = float(record["wall_time_s"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            record, wall = {}, None
         if wall is not None and not (math.isfinite(wall) and wall >= 0):
-            wall = None                                 # a record no stage wrote: not a time
-        out.append(Timed(st, wall, st.resources.cpus))
+            record, wall = {}, None                     # a record no stage wrote: not a time
+        out.append(Timed(st, wall, st.resources.cpus, _span(record) if isinstance(record, dict) else None))
     return out
+
+
+def occupancy(spans: list[tuple[float, float]], gap: float = 60.0) -> tuple[int, float, dict[int, float]]:
+    """How many stages ran at once during the last build: (its stage count, its length in seconds,
+    {k: seconds during which k stages ran}). The build is the largest group of records whose intervals
+    follow each other with no pause over `gap` seconds, so stages rerun alone later (after a code or
+    params edit) do not stretch it; a shorter pause inside it counts as k = 0."""
+    builds: list[list[tuple[float, float]]] = []
+    for s, e in sorted(spans):
+        if builds and s <= max(b for _, b in builds[-1]) + gap:
+            builds[-1].append((s, e))
+        else:
+            builds.append([(s, e)])
+    if not builds:
+        return 0, 0.0, {}
+    build = max(builds, key=len)                        # the whole build, not a later rerun of two stages
+    events = sorted([(s, 1) for s, _ in build] + [(e, -1) for _, e in build])
+    running, last, busy = 0, events[0][0], defaultdict(float)
+    for t, step in events:
+        busy[running] += t - last
+        running, last = running + step, t
+    return len(build), events[-1][0] - events[0][0], {k: v for k, v in sorted(busy.items()) if v > 0}
 
 
 def edges(nodes: list[Timed]) -> dict[str, list[str]]:
@@ -117,4 +151,11 @@ def report(spec: Spec, cores: int = 2, top: int = 10) -> str:
               f"work / cores {_m(total / cores)}.", "",
               f"Longest {top} instances: " + ", ".join(f"{t.stage.id} {t.wall:.1f} s"
                                                        for t in sorted(have, key=lambda t: -t.wall)[:top]) + "."]
+    n, length, busy = occupancy([t.span for t in nodes if t.span is not None])
+    if n:
+        lines += ["", f"Stages running at once over the build the records come from ({n} records, "
+                  f"{_m(length)} from the first start to the last end): "
+                  + ", ".join(f"{k} for {sec:.0f} s ({sec / length if length else 0:.0%})" for k, sec in busy.items())
+                  + ". Time with fewer running than cores is the engine's per-job start (Python, torch) or a "
+                  "chain that waits, not stage work."]
     return "\n".join(lines)
