@@ -10,7 +10,7 @@ that feeds the targets has `seed`; Snakemake builds the targets' tables there fr
 writes it. Prints one line per claim with our verdict per setting, the numbers of each claim whose
 verdict differs between settings, and each build's wall time with its ratio to the first setting's.
 
-Each build takes minutes: the f4..g4 slice at 250 steps took 8 min on this 2-core machine. Use it before
+Each build takes minutes: the f4..g4 slice at 250 steps took 10-11 min on this 2-core machine. Use it before
 changing the tiny preset's training length, and to see whether a claim holds across seeds at all
 (docs/decisions.md, "The tiny preset keeps 250 HVAE steps").
 """
