@@ -99,6 +99,8 @@ def main() -> None:
     runs = sorted({r for t in targets for r in experiment_variants(spec, t)})
     if any(i < 1 for i in args.iters):
         sys.exit(f"--iters: expected at least 1 step, found {args.iters}")
+    if args.cores < 1:
+        sys.exit(f"--cores: expected at least 1, found {args.cores}")
     tables = [spec.paths.table(t, "md") for t in targets]
     settings = [(i, s) for i in args.iters for s in args.seeds]
     base = Path(tempfile.mkdtemp(prefix="mrgen-claims-"))

@@ -33,7 +33,7 @@ class Timed:
 def _span(record: dict) -> tuple[float, float] | None:
     try:
         start, end = (dt.datetime.fromisoformat(record[k]).timestamp() for k in ("start", "end"))
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):     # absent, not ISO, out of range
         return None
     return (start, end) if start <= end else None
 
@@ -44,11 +44,11 @@ def timed(spec: Spec) -> list[Timed]:
         try:
             record = json.loads((ROOT / st.record).read_text())
             wall = float(record["wall_time_s"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError):
             record, wall = {}, None
         if wall is not None and not (math.isfinite(wall) and wall >= 0):
             record, wall = {}, None                     # a record no stage wrote: not a time
-        out.append(Timed(st, wall, st.resources.cpus, _span(record) if isinstance(record, dict) else None))
+        out.append(Timed(st, wall, st.resources.cpus, _span(record)))
     return out
 
 
@@ -58,11 +58,12 @@ def occupancy(spans: list[tuple[float, float]], gap: float = 60.0) -> tuple[int,
     follow each other with no pause over `gap` seconds, so stages rerun alone later (after a code or
     params edit) do not stretch it; a shorter pause inside it counts as k = 0."""
     builds: list[list[tuple[float, float]]] = []
+    end = -math.inf                                     # the latest end in the current group
     for s, e in sorted(spans):
-        if builds and s <= max(b for _, b in builds[-1]) + gap:
-            builds[-1].append((s, e))
-        else:
-            builds.append([(s, e)])
+        if s > end + gap:
+            builds.append([])
+        builds[-1].append((s, e))
+        end = max(end, e)
     if not builds:
         return 0, 0.0, {}
     build = max(builds, key=len)                        # the whole build, not a later rerun of two stages

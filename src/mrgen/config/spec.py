@@ -70,16 +70,22 @@ def check_dvc_readable(path: Path, shown: str | Path | None = None) -> None:
 def edit_yaml(path: Path, edit) -> None:
     """Call `edit` on the YAML file's round-trip tree (ruamel) and write it back: layout, comments and
     quoting kept, so a copy edited this way reads as one edited by hand (how the tests cut a copy to smoke
-    scale and benchmarks/claims.py sets a copy's steps and seeds)."""
+    scale and benchmarks/claims.py sets a copy's steps and seeds). Written atomically: an `edit` that
+    raises leaves the file as it was."""
+    from io import StringIO
+
     from ruamel.yaml import YAML
+
+    from mrgen.io import write_text
     rt = YAML()
     rt.width, rt.preserve_quotes = 4096, True
     rt.indent(mapping=2, sequence=4, offset=2)
     rt.representer.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
     raw = rt.load(path.read_text())
     edit(raw)
-    with open(path, "w") as f:
-        rt.dump(raw, f)
+    text = StringIO()
+    rt.dump(raw, text)
+    write_text(path, text.getvalue())
 
 
 def _dotted(loc) -> str:
